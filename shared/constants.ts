@@ -1,0 +1,69 @@
+/**
+ * Defaults of the product, each with its unit in its name. Every value that
+ * an operator may change is read through `config.ts`; these are the fallbacks.
+ */
+
+/** Reference token endpoint (Farfetch STS); a profile may name any other. */
+export const DEFAULT_TOKEN_URL = 'https://authbo.farfetch.net/connect/token';
+
+/** Reference stocks API (Farfetch platform). */
+export const DEFAULT_STOCKS_API_URL = 'https://api.farfetch.net';
+
+/** Secrets Manager name prefix under which client profiles live. */
+export const DEFAULT_SECRET_PREFIX = 'token-broker/clients/';
+
+/** Client profile the stock sync asks the broker for. */
+export const DEFAULT_STOCK_SYNC_CLIENT = 'farfetch';
+
+/** How long a client profile read from Secrets Manager is kept in memory. */
+export const SECRET_CACHE_TTL_SECS = 300;
+
+/** The expiry buffer is min(this, EXPIRY_BUFFER_RATIO × lifetime). */
+export const EXPIRY_BUFFER_MAX_SECS = 60;
+export const EXPIRY_BUFFER_RATIO = 0.1;
+
+/**
+ * Lifetime assumed when a token reply omits `expires_in` (RFC 6749 §5.1
+ * makes it only RECOMMENDED). Short on purpose: an unknown lifetime is
+ * refreshed early rather than served past its real end.
+ */
+export const DEFAULT_TOKEN_LIFETIME_SECS = 300;
+
+/** Upper bound on any lifetime a token server claims (one day). */
+export const MAX_TOKEN_LIFETIME_SECS = 86_400;
+
+/** Per-request timeout of one token endpoint call. */
+export const TOKEN_REQUEST_TIMEOUT_MS = 5_000;
+
+/** Largest token endpoint reply body that is read. */
+export const TOKEN_REPLY_MAX_BYTES = 64 * 1024;
+
+/** Stocks API page size requested by the sync. */
+export const STOCKS_PAGE_SIZE = 500;
+
+/** Per-request timeout of one stocks API page. */
+export const STOCKS_REQUEST_TIMEOUT_MS = 15_000;
+
+/** Attempts for one stocks API page on a transient failure (5xx, reset). */
+export const STOCKS_PAGE_MAX_ATTEMPTS = 3;
+
+/** DynamoDB `BatchWriteItem` takes at most this many requests. */
+export const BATCH_WRITE_MAX_ITEMS = 25;
+
+/** Batches written in parallel by the sync. */
+export const BATCH_WRITE_CONCURRENCY = 4;
+
+/** Rounds of `UnprocessedItems` retry before a batch fails the run. */
+export const BATCH_WRITE_MAX_ATTEMPTS = 8;
+
+/** First backoff before an `UnprocessedItems` retry; doubled each round. */
+export const BATCH_WRITE_BASE_DELAY_MS = 50;
+
+/** Ceiling of one `UnprocessedItems` backoff. */
+export const BATCH_WRITE_MAX_DELAY_MS = 2_000;
+
+/** How long a sync run summary item lives in its table (90 days). */
+export const SYNC_RUN_RETENTION_SECS = 90 * 86_400;
+
+/** Length, in hex characters, of the short hash that identifies a token. */
+export const TOKEN_HASH_HEX_CHARS = 12;

@@ -1,0 +1,93 @@
+/**
+ * Typed errors of the product. Each carries a stable `code` that callers may
+ * branch on, says whether a retry may help, and keeps its origin as `cause`.
+ * Messages name the field, client or secret at fault, never a secret value
+ * or a token.
+ */
+
+/** Stable error codes of the token broker, as documented in the README. */
+export type BrokerErrorCode =
+  | 'invalid_request'
+  | 'unknown_client'
+  | 'invalid_profile'
+  | 'invalid_client'
+  | 'invalid_scope'
+  | 'unauthorized_client'
+  | 'invalid_grant'
+  | 'unsupported_grant_type'
+  | 'access_denied'
+  | 'invalid_token_reply'
+  | 'token_endpoint_unavailable'
+  | 'secret_unavailable'
+  | 'broker_unavailable';
+
+interface ErrorDetails {
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+/** A failure of the broker that a caller may act on by its `code`. */
+export class BrokerError extends Error {
+  override readonly name: string = 'BrokerError';
+  readonly code: BrokerErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: BrokerErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, { cause: details.cause });
+    this.code = code;
+    this.retryable = details.retryable ?? false;
+  }
+
+  /** The shape returned to callers: `{ error: { code, message, retryable } }`. */
+  toReply(): BrokerErrorReply {
+    return { error: { code: this.code, message: this.message, retryable: this.retryable } };
+  }
+}
+
+export interface BrokerErrorReply {
+  error: { code: BrokerErrorCode; message: string; retryable: boolean };
+}
+
+/** An event, request or record that fails validation; `field` names the culprit. */
+export class ValidationError extends Error {
+  override readonly name: string = 'ValidationError';
+  readonly code = 'invalid_request';
+
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+/** A required environment variable is missing or malformed. */
+export class ConfigurationError extends Error {
+  override readonly name: string = 'ConfigurationError';
+  readonly code = 'configuration';
+
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`environment variable ${variable} ${reason}`);
+  }
+}
+
+/** The stock sync could not complete; the run summary says how far it got. */
+export class StockSyncError extends Error {
+  override readonly name: string = 'StockSyncError';
+
+  constructor(
+    readonly code:
+      | 'stocks_api_unavailable'
+      | 'stocks_api_unauthorized'
+      | 'invalid_page'
+      | 'write_incomplete'
+      | 'token_unavailable',
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+  }
+}
