@@ -16,6 +16,7 @@ export type BrokerErrorCode =
   | 'invalid_grant'
   | 'unsupported_grant_type'
   | 'access_denied'
+  | 'token_request_refused'
   | 'invalid_token_reply'
   | 'token_endpoint_unavailable'
   | 'secret_unavailable'
@@ -84,7 +85,8 @@ export class StockSyncError extends Error {
       | 'stocks_api_unauthorized'
       | 'invalid_page'
       | 'write_incomplete'
-      | 'token_unavailable',
+      | 'token_unavailable'
+      | 'run_failed',
     message: string,
     options: { cause?: unknown } = {},
   ) {

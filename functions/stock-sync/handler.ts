@@ -1,0 +1,55 @@
+/**
+ * Nightly stock sync Lambda, started by an EventBridge schedule. It parses the
+ * scheduled event, runs one sync and returns its summary. A run that could not
+ * finish is thrown as a function error after its summary is recorded, so the
+ * schedule's retry policy and dead-letter queue take over.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { Context } from 'aws-lambda';
+import { BrokerClient } from '../../shared/broker-client.js';
+import { readStockSyncConfig } from '../../shared/config.js';
+import { StockSyncError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/logger.js';
+import { parseScheduledEvent } from '../../shared/stocks/scheduled-event.js';
+import { StocksApiClient } from '../../shared/stocks/stocks-api-client.js';
+import { runStockSync } from '../../shared/stocks/stock-sync.js';
+import { StockWriter } from '../../shared/stocks/stock-writer.js';
+import { SyncRunStore, type SyncRunSummary } from '../../shared/stocks/sync-run-store.js';
+
+const logger = createLogger('stock-sync');
+const config = readStockSyncConfig();
+const dynamo = new DynamoDBClient({});
+const tokens = new BrokerClient({
+  lambda: new LambdaClient({}),
+  functionName: config.tokenBrokerFunction,
+  client: config.client,
+  scopes: config.scopes,
+  log: logger,
+});
+
+export async function handler(event: unknown, context?: Context): Promise<SyncRunSummary> {
+  if (context) logger.addContext(context);
+  const start = parseScheduledEvent(event);
+
+  const summary = await runStockSync(start, {
+    tokens,
+    stocksApi: new StocksApiClient({
+      baseUrl: config.stocksApiUrl,
+      pageSize: config.pageSize,
+      tokens,
+      log: logger,
+    }),
+    writer: new StockWriter({ dynamo, tableName: config.stocksTable, log: logger }),
+    runs: new SyncRunStore(dynamo, config.syncRunsTable),
+    log: logger,
+  });
+
+  if (summary.status !== 'succeeded') {
+    throw new StockSyncError(
+      'run_failed',
+      `stock sync run ${summary.runId} failed (${summary.errorCode}): ${summary.errorMessage}`,
+    );
+  }
+  return summary;
+}

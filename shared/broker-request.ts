@@ -1,0 +1,90 @@
+/**
+ * The token broker's request and reply, as they cross the Lambda Invoke API.
+ * Validation names the field at fault and rejects unknown fields, so a typo
+ * in a caller is reported rather than silently ignored.
+ */
+import { isProfileName } from './client-profile.js';
+import { ValidationError } from './errors.js';
+import { isScopeToken, MAX_SCOPES, normalizeScopes } from './scopes.js';
+import { TOKEN_HASH_HEX_CHARS } from './constants.js';
+
+export interface BrokerRequest {
+  /** Client profile name: the secret `<prefix><client>` holds its credentials. */
+  client: string;
+  /** Scopes to request; absent means the profile's default scopes. */
+  scopes?: string[];
+  /**
+   * Hash (see `tokenHash`) of a token an API just refused. The broker evicts
+   * the cached token only if it is still that one, then serves a fresh one.
+   */
+  rejectedTokenHash?: string;
+}
+
+/** Where the token served came from. */
+export type TokenSource = 'cache' | 'token_endpoint';
+
+export interface BrokerTokenReply {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Epoch seconds. */
+  expiresAt: number;
+  /** Scope as granted by the token server. */
+  scope: string;
+  source: TokenSource;
+}
+
+const FIELDS = new Set(['client', 'scopes', 'rejectedTokenHash']);
+const TOKEN_HASH = new RegExp(`^[0-9a-f]{${TOKEN_HASH_HEX_CHARS}}$`);
+
+export function parseBrokerRequest(event: unknown): BrokerRequest {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new ValidationError('event', 'must be a JSON object');
+  }
+  const raw = event as Record<string, unknown>;
+  const unknown = Object.keys(raw).find((key) => !FIELDS.has(key));
+  if (unknown !== undefined) {
+    throw new ValidationError(printable(unknown), 'is not a broker request field');
+  }
+
+  const request: BrokerRequest = { client: client(raw.client) };
+  if (raw.scopes !== undefined) request.scopes = scopes(raw.scopes);
+  if (raw.rejectedTokenHash !== undefined) {
+    if (typeof raw.rejectedTokenHash !== 'string' || !TOKEN_HASH.test(raw.rejectedTokenHash)) {
+      throw new ValidationError(
+        'rejectedTokenHash',
+        `must be ${TOKEN_HASH_HEX_CHARS} lowercase hex characters`,
+      );
+    }
+    request.rejectedTokenHash = raw.rejectedTokenHash;
+  }
+  return request;
+}
+
+function client(value: unknown): string {
+  if (value === undefined) throw new ValidationError('client', 'is required');
+  if (typeof value !== 'string' || !isProfileName(value)) {
+    throw new ValidationError(
+      'client',
+      'must be 1-64 letters, digits, "-" or "_", starting with a letter or digit',
+    );
+  }
+  return value;
+}
+
+function scopes(value: unknown): string[] {
+  if (!Array.isArray(value)) throw new ValidationError('scopes', 'must be an array of strings');
+  if (value.length > MAX_SCOPES) {
+    throw new ValidationError('scopes', `must hold at most ${MAX_SCOPES} entries`);
+  }
+  value.forEach((scope, index) => {
+    if (typeof scope !== 'string' || !isScopeToken(scope)) {
+      throw new ValidationError(`scopes[${index}]`, 'must be a scope token (RFC 6749 §3.3)');
+    }
+  });
+  return normalizeScopes(value as string[]);
+}
+
+/** A field name from untrusted input, made safe to put in a message. */
+function printable(name: string): string {
+  return JSON.stringify(name.slice(0, 64));
+}

@@ -1,0 +1,140 @@
+/**
+ * A client profile: everything the broker needs to get tokens for one OAuth
+ * client, stored as one JSON secret in Secrets Manager. Validation names the
+ * field at fault and never echoes a value, since the document holds a secret.
+ */
+import { ValidationError } from './errors.js';
+import { isScopeToken, MAX_SCOPES, normalizeScopes } from './scopes.js';
+
+/** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
+export type AuthMethod = 'client_secret_post' | 'client_secret_basic';
+
+export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic'];
+
+export interface ClientProfile {
+  clientId: string;
+  clientSecret: string;
+  tokenUrl: string;
+  /** Scopes requested when a caller names none; may be empty. */
+  scopes: string[];
+  /** Default `client_secret_post`, as the Farfetch documentation shows. */
+  authMethod: AuthMethod;
+  /** Optional `audience` parameter some token servers require. */
+  audience?: string;
+  /** Optional `resource` parameter (RFC 8707). */
+  resource?: string;
+}
+
+/** Profile names are plain identifiers, so a name can never leave the secret prefix. */
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export function isProfileName(value: string): boolean {
+  return PROFILE_NAME.test(value);
+}
+
+const KNOWN_FIELDS = new Set([
+  'client_id',
+  'client_secret',
+  'token_url',
+  'scopes',
+  'auth_method',
+  'audience',
+  'resource',
+]);
+
+/**
+ * Parses the secret's JSON document. Field names follow the token request's
+ * own parameter names; `scopes` may be an array or a space-delimited string.
+ */
+export function parseClientProfile(document: string): ClientProfile {
+  const raw = parseJsonObject(document);
+  rejectUnknownFields(raw);
+
+  const profile: ClientProfile = {
+    clientId: requiredString(raw, 'client_id'),
+    clientSecret: requiredString(raw, 'client_secret'),
+    tokenUrl: tokenUrl(raw),
+    scopes: scopes(raw),
+    authMethod: authMethod(raw),
+  };
+  const audience = optionalString(raw, 'audience');
+  if (audience !== undefined) profile.audience = audience;
+  const resource = optionalString(raw, 'resource');
+  if (resource !== undefined) profile.resource = resource;
+  return profile;
+}
+
+/** True for `https:` URLs, and for `http:` only on a loopback host. */
+export function isAllowedTokenUrl(url: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname);
+}
+
+function parseJsonObject(document: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(document);
+  } catch {
+    throw new ValidationError('secret', 'is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError('secret', 'must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function rejectUnknownFields(raw: Record<string, unknown>): void {
+  const unknown = Object.keys(raw).find((key) => !KNOWN_FIELDS.has(key));
+  if (unknown !== undefined) {
+    throw new ValidationError(unknown.slice(0, 64), 'is not a client profile field');
+  }
+}
+
+function requiredString(raw: Record<string, unknown>, field: string): string {
+  const value = raw[field];
+  if (typeof value !== 'string') throw new ValidationError(field, 'must be a string');
+  if (value.trim() === '') throw new ValidationError(field, 'must not be empty');
+  return value;
+}
+
+function optionalString(raw: Record<string, unknown>, field: string): string | undefined {
+  return raw[field] === undefined ? undefined : requiredString(raw, field);
+}
+
+function tokenUrl(raw: Record<string, unknown>): string {
+  const value = requiredString(raw, 'token_url');
+  if (!URL.canParse(value)) throw new ValidationError('token_url', 'must be an absolute URL');
+  const url = new URL(value);
+  if (!isAllowedTokenUrl(url)) {
+    throw new ValidationError('token_url', 'must use https (http is allowed only on loopback)');
+  }
+  if (url.username || url.password) {
+    throw new ValidationError('token_url', 'must not embed credentials');
+  }
+  return url.toString();
+}
+
+function scopes(raw: Record<string, unknown>): string[] {
+  const value = raw.scopes;
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? value.split(' ').filter(Boolean) : value;
+  if (!Array.isArray(list)) {
+    throw new ValidationError('scopes', 'must be an array of strings or a space-delimited string');
+  }
+  if (list.length > MAX_SCOPES) throw new ValidationError('scopes', `must hold at most ${MAX_SCOPES}`);
+  list.forEach((scope, index) => {
+    if (typeof scope !== 'string' || !isScopeToken(scope)) {
+      throw new ValidationError(`scopes[${index}]`, 'must be a scope token (RFC 6749 §3.3)');
+    }
+  });
+  return normalizeScopes(list as string[]);
+}
+
+function authMethod(raw: Record<string, unknown>): AuthMethod {
+  const value = raw.auth_method ?? 'client_secret_post';
+  if (!AUTH_METHODS.includes(value as AuthMethod)) {
+    throw new ValidationError('auth_method', `must be one of ${AUTH_METHODS.join(', ')}`);
+  }
+  return value as AuthMethod;
+}

@@ -1,0 +1,97 @@
+/**
+ * A stock record as the stocks API serves it: how many units of one product
+ * variant (size) one warehouse holds. Entries are validated one by one; an
+ * invalid entry is reported with its key and reason and never stops the rest.
+ */
+
+export interface StockRecord {
+  productId: string;
+  variantId: string;
+  sku: string;
+  size: string;
+  warehouseId: string;
+  quantity: number;
+  /** ISO 8601 date-time of the record's last change at the source. */
+  updatedAt: string;
+}
+
+export type EntryCheck =
+  | { ok: true; record: StockRecord; key: string }
+  | { ok: false; key: string; reason: string };
+
+const MAX_ID_CHARS = 128;
+const MAX_QUANTITY = 1_000_000_000;
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** The stocks table key: one item per variant and warehouse. */
+export function stockKey(record: Pick<StockRecord, 'variantId' | 'warehouseId'>): string {
+  return `${record.variantId}#${record.warehouseId}`;
+}
+
+/** Validates one entry; `position` identifies it when its own key is unusable. */
+export function checkStockEntry(entry: unknown, position: string): EntryCheck {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    return { ok: false, key: position, reason: 'entry is not an object' };
+  }
+  const raw = entry as Record<string, unknown>;
+  const variantId = identifier(raw.variantId);
+  const warehouseId = identifier(raw.warehouseId);
+  const key =
+    variantId !== undefined && warehouseId !== undefined
+      ? stockKey({ variantId, warehouseId })
+      : position;
+
+  const reason = firstProblem(raw, variantId, warehouseId);
+  if (reason) return { ok: false, key, reason };
+  return {
+    ok: true,
+    key,
+    record: {
+      productId: identifier(raw.productId) as string,
+      variantId: variantId as string,
+      sku: raw.sku as string,
+      size: raw.size as string,
+      warehouseId: warehouseId as string,
+      quantity: raw.quantity as number,
+      updatedAt: raw.updatedAt as string,
+    },
+  };
+}
+
+function firstProblem(
+  raw: Record<string, unknown>,
+  variantId: string | undefined,
+  warehouseId: string | undefined,
+): string | undefined {
+  if (identifier(raw.productId) === undefined) return 'productId must be a non-empty id';
+  if (variantId === undefined) return 'variantId must be a non-empty id';
+  if (warehouseId === undefined) return 'warehouseId must be a non-empty id';
+  if (!boundedString(raw.sku)) return 'sku must be a non-empty string';
+  if (!boundedString(raw.size)) return 'size must be a non-empty string';
+  if (!Number.isInteger(raw.quantity)) return 'quantity must be a whole number';
+  if ((raw.quantity as number) < 0) return 'quantity must not be negative';
+  if ((raw.quantity as number) > MAX_QUANTITY) return 'quantity is implausibly large';
+  if (typeof raw.updatedAt !== 'string' || !ISO_DATE_TIME.test(raw.updatedAt)) {
+    return 'updatedAt must be an ISO 8601 date-time';
+  }
+  if (!isRealDate(raw.updatedAt)) return 'updatedAt is not a real date';
+  return undefined;
+}
+
+/** `Date.parse` rolls 30 February over into March; a calendar check does not. */
+function isRealDate(value: string): boolean {
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day && !Number.isNaN(Date.parse(value));
+}
+
+/** Ids arrive as strings or as positive whole numbers; both become strings. */
+function identifier(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  if (typeof value !== 'string' || !boundedString(value)) return undefined;
+  return /[#\u0000-\u001f]/.test(value) ? undefined : value;
+}
+
+function boundedString(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '' && value.length <= MAX_ID_CHARS;
+}

@@ -1,0 +1,128 @@
+/**
+ * One stock synchronization run: read every page of the stocks API, validate
+ * each entry, write the valid ones and record a summary. Invalid entries are
+ * counted and logged by key and reason; they never stop the others. A run
+ * that cannot finish records what it did and then fails, so the schedule's
+ * retry policy and dead-letter queue take over.
+ */
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
+import { BrokerError } from '../errors.js';
+import type { Log } from '../logger.js';
+import { checkStockEntry, type StockRecord } from './stock-record.js';
+import type { StocksApiClient, TokenProvider } from './stocks-api-client.js';
+import type { StockWriter } from './stock-writer.js';
+import { WriteIncompleteError } from './stock-writer.js';
+import type { SyncRunStore, SyncRunSummary } from './sync-run-store.js';
+import type { ScheduledStart } from './scheduled-event.js';
+
+export interface StockSyncDeps {
+  stocksApi: StocksApiClient;
+  writer: StockWriter;
+  runs: SyncRunStore;
+  tokens: TokenProvider;
+  log: Log;
+  clock?: Clock;
+  newRunId?: () => string;
+}
+
+/** Guard against a catalogue that claims more pages than any real one has. */
+const MAX_PAGES = 100_000;
+
+/** Rejected entries logged one by one per run; the rest are only counted. */
+const MAX_REJECTIONS_LOGGED = 100;
+
+export async function runStockSync(
+  start: ScheduledStart,
+  deps: StockSyncDeps,
+): Promise<SyncRunSummary> {
+  const clock = deps.clock ?? systemClock;
+  const summary = newSummary(start, deps.newRunId?.() ?? randomUUID(), clock);
+  await deps.runs.save(summary);
+  deps.log.info('stock sync started', { runId: summary.runId, scheduledAt: start.time });
+
+  try {
+    summary.tokenSource = (await deps.tokens.getToken()).source;
+    await syncAllPages(summary, deps, clock);
+    summary.status = 'succeeded';
+  } catch (error) {
+    recordFailure(summary, error);
+  }
+
+  summary.finishedAt = new Date(clock()).toISOString();
+  await deps.runs.save(summary);
+  deps.log[summary.status === 'succeeded' ? 'info' : 'error']('stock sync finished', {
+    ...summary,
+  });
+  return summary;
+}
+
+async function syncAllPages(summary: SyncRunSummary, deps: StockSyncDeps, clock: Clock) {
+  for (let pageNumber = 1; pageNumber <= Math.max(1, summary.totalPages); pageNumber++) {
+    if (pageNumber > MAX_PAGES) throw new Error(`catalogue claims more than ${MAX_PAGES} pages`);
+    const { page, tokenReplaced } = await deps.stocksApi.readPage(pageNumber);
+    if (tokenReplaced) summary.tokenRefreshes++;
+    summary.totalPages = page.totalPages;
+    summary.pages++;
+    summary.itemsRead += page.entries.length;
+
+    const records = acceptedRecords(page.entries, pageNumber, summary, deps.log);
+    summary.written += await deps.writer.write(
+      records,
+      summary.runId,
+      new Date(clock()).toISOString(),
+    );
+  }
+}
+
+/**
+ * Valid records of one page, with duplicate keys collapsed to the newest
+ * `updatedAt` (one batch may not hold the same key twice).
+ */
+function acceptedRecords(
+  entries: unknown[],
+  pageNumber: number,
+  summary: SyncRunSummary,
+  log: Log,
+): StockRecord[] {
+  const byKey = new Map<string, StockRecord>();
+  entries.forEach((entry, index) => {
+    const check = checkStockEntry(entry, `page ${pageNumber} entry ${index}`);
+    if (!check.ok) {
+      summary.rejected++;
+      if (summary.rejected <= MAX_REJECTIONS_LOGGED) {
+        log.warn('stock entry rejected', { key: check.key, reason: check.reason, page: pageNumber });
+      }
+      return;
+    }
+    const earlier = byKey.get(check.key);
+    if (earlier) summary.duplicates++;
+    if (!earlier || earlier.updatedAt < check.record.updatedAt) byKey.set(check.key, check.record);
+  });
+  return [...byKey.values()];
+}
+
+function recordFailure(summary: SyncRunSummary, error: unknown): void {
+  summary.status = 'failed';
+  if (error instanceof WriteIncompleteError) summary.written += error.written;
+  const code = (error as { code?: unknown }).code;
+  summary.errorCode = typeof code === 'string' ? code : 'internal_error';
+  summary.errorMessage = error instanceof Error ? error.message : String(error);
+  if (error instanceof BrokerError) summary.errorCode = `token_unavailable:${error.code}`;
+}
+
+function newSummary(start: ScheduledStart, runId: string, clock: Clock): SyncRunSummary {
+  return {
+    runId,
+    scheduledAt: start.time,
+    startedAt: new Date(clock()).toISOString(),
+    status: 'running',
+    pages: 0,
+    totalPages: 0,
+    itemsRead: 0,
+    written: 0,
+    rejected: 0,
+    duplicates: 0,
+    tokenRefreshes: 0,
+  };
+}

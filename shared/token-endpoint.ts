@@ -1,0 +1,194 @@
+/**
+ * Client of a token endpoint for the client credentials grant (RFC 6749 §4.4).
+ * It sends one form-encoded request per attempt, authenticates the client one
+ * way only (§2.3.1), reads a bounded reply without following redirects, and
+ * retries transient failures with jittered exponential backoff inside a total
+ * deadline that stays below the function's own timeout.
+ */
+import { transportFailure } from './http-failure.js';
+import type { ClientProfile } from './client-profile.js';
+import { isAllowedTokenUrl } from './client-profile.js';
+import { realSleep, systemClock, type Clock, type Sleep } from './clock.js';
+import {
+  DEFAULT_TOKEN_LIFETIME_SECS,
+  MAX_TOKEN_LIFETIME_SECS,
+  TOKEN_REPLY_MAX_BYTES,
+  TOKEN_REQUEST_TIMEOUT_MS,
+} from './constants.js';
+import { BrokerError } from './errors.js';
+import type { Log } from './logger.js';
+import { classifyTokenReply, type RawTokenReply } from './token-reply.js';
+import type { TokenGrant } from './token-grant.js';
+
+export interface TokenEndpointOptions {
+  /** Per-attempt timeout; default 5 s. */
+  requestTimeoutMs?: number;
+  /** Total time all attempts may take; default 8 s (the broker times out at 10 s). */
+  deadlineMs?: number;
+  /** Attempts for transient failures; default 3. */
+  maxAttempts?: number;
+  /** First backoff; doubled each attempt, with full jitter; default 200 ms. */
+  baseDelayMs?: number;
+  /** Lifetime assumed when a reply omits `expires_in`; default 300 s. */
+  defaultLifetimeSecs?: number;
+  /** Cap on a claimed lifetime; default one day. */
+  maxLifetimeSecs?: number;
+  /** Largest reply body read; default 64 KiB. */
+  maxReplyBytes?: number;
+  fetch?: typeof fetch;
+  clock?: Clock;
+  sleep?: Sleep;
+  random?: () => number;
+  log: Log;
+}
+
+export const TOKEN_DEADLINE_MS = 8_000;
+const DEFAULT_MAX_ATTEMPTS = 3;
+const DEFAULT_BASE_DELAY_MS = 200;
+
+export class TokenEndpointClient {
+  private readonly fetch: typeof fetch;
+  private readonly clock: Clock;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+
+  constructor(private readonly options: TokenEndpointOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.clock = options.clock ?? systemClock;
+    this.sleep = options.sleep ?? realSleep;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Requests a token for `scopes` (none: the server's default scope). */
+  async requestToken(profile: ClientProfile, scopes: readonly string[]): Promise<TokenGrant> {
+    assertTokenUrl(profile.tokenUrl);
+    const deadline = this.clock() + (this.options.deadlineMs ?? TOKEN_DEADLINE_MS);
+    const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.attempt(profile, scopes);
+      if (outcome.kind === 'token') return outcome.grant;
+      if (outcome.kind === 'refused') throw outcome.error;
+
+      const waitMs = outcome.retryAfterMs ?? this.backoffMs(attempt);
+      const lastAttempt = attempt >= maxAttempts || this.clock() + waitMs >= deadline;
+      this.options.log.warn('token request failed', {
+        tokenUrl: profile.tokenUrl,
+        clientId: profile.clientId,
+        status: outcome.status,
+        reason: outcome.reason,
+        attempt,
+        willRetry: !lastAttempt,
+      });
+      if (lastAttempt) throw unavailable(profile, outcome.reason, outcome.status, outcome.retryAfterMs);
+      await this.sleep(waitMs);
+    }
+  }
+
+  private async attempt(profile: ClientProfile, scopes: readonly string[]) {
+    const requestedScope = scopes.join(' ');
+    const sentAtMs = this.clock();
+    let reply: RawTokenReply;
+    try {
+      reply = await this.post(profile, requestedScope);
+    } catch (error) {
+      return { kind: 'retry' as const, reason: transportFailure(error), status: 0 };
+    }
+    return classifyTokenReply(reply, {
+      sentAtMs,
+      requestedScope,
+      defaultLifetimeSecs: this.options.defaultLifetimeSecs ?? DEFAULT_TOKEN_LIFETIME_SECS,
+      maxLifetimeSecs: this.options.maxLifetimeSecs ?? MAX_TOKEN_LIFETIME_SECS,
+      secrets: [profile.clientSecret],
+    });
+  }
+
+  private async post(profile: ClientProfile, scope: string): Promise<RawTokenReply> {
+    const { body, headers } = tokenRequest(profile, scope);
+    const response = await this.fetch(profile.tokenUrl, {
+      method: 'POST',
+      headers,
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS),
+    });
+    const text = await readBounded(response, this.options.maxReplyBytes ?? TOKEN_REPLY_MAX_BYTES);
+    return { status: response.status, headers: response.headers, body: text };
+  }
+
+  private backoffMs(attempt: number): number {
+    const base = this.options.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;
+    return Math.round(this.random() * base * 2 ** (attempt - 1));
+  }
+}
+
+/**
+ * The form body and headers of a client credentials request. With
+ * `client_secret_basic` the id and secret are form-urlencoded before base64
+ * (RFC 6749 §2.3.1), so secrets holding `+ / : % =` or spaces survive; with
+ * `client_secret_post` they are form fields. Never both.
+ */
+export function tokenRequest(
+  profile: ClientProfile,
+  scope: string,
+): { body: string; headers: Record<string, string> } {
+  const form = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (scope) form.set('scope', scope);
+  if (profile.audience) form.set('audience', profile.audience);
+  if (profile.resource) form.set('resource', profile.resource);
+
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+  };
+  if (profile.authMethod === 'client_secret_basic') {
+    const credentials = `${formEncode(profile.clientId)}:${formEncode(profile.clientSecret)}`;
+    headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+  } else {
+    form.set('client_id', profile.clientId);
+    form.set('client_secret', profile.clientSecret);
+  }
+  return { body: form.toString(), headers };
+}
+
+/** `application/x-www-form-urlencoded` encoding of one value. */
+export function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
+}
+
+function assertTokenUrl(tokenUrl: string): void {
+  if (!isAllowedTokenUrl(new URL(tokenUrl))) {
+    throw new BrokerError('invalid_profile', 'token_url must use https (http only on loopback)');
+  }
+}
+
+/** Reads at most `maxBytes` of the body; a larger reply is cut and marked. */
+async function readBounded(response: Response, maxBytes: number): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      throw new Error(`reply larger than ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function unavailable(
+  profile: ClientProfile,
+  reason: string,
+  status: number,
+  retryAfterMs?: number,
+): BrokerError {
+  const statusText = status ? `HTTP ${status}, ` : '';
+  const after = retryAfterMs === undefined ? '' : `, retry after ${Math.ceil(retryAfterMs / 1000)} s`;
+  return new BrokerError(
+    'token_endpoint_unavailable',
+    `token endpoint ${new URL(profile.tokenUrl).host} unavailable (${statusText}${reason}${after})`,
+    { retryable: true },
+  );
+}

@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseBrokerRequest } from '../../shared/broker-request.js';
+import { ValidationError } from '../../shared/errors.js';
+
+function fieldOf(event: unknown): string {
+  try {
+    parseBrokerRequest(event);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return (error as ValidationError).field;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('parseBrokerRequest', () => {
+  it('accepts a client alone', () => {
+    expect(parseBrokerRequest({ client: 'farfetch' })).toEqual({ client: 'farfetch' });
+  });
+
+  it('sorts and deduplicates scopes', () => {
+    expect(parseBrokerRequest({ client: 'c', scopes: ['write:b', 'read:a', 'write:b'] })).toEqual({
+      client: 'c',
+      scopes: ['read:a', 'write:b'],
+    });
+  });
+
+  it('accepts a rejected token hash', () => {
+    expect(parseBrokerRequest({ client: 'c', rejectedTokenHash: '0123456789ab' })).toMatchObject({
+      rejectedTokenHash: '0123456789ab',
+    });
+  });
+
+  it.each([
+    ['event', null],
+    ['event', []],
+    ['event', 'farfetch'],
+    ['client', {}],
+    ['client', { client: 5 }],
+    ['client', { client: '../admin' }],
+    ['client', { client: 'arn:aws:secretsmanager:eu-west-1:1:secret:x' }],
+    ['client', { client: 'token-broker/clients/x' }],
+    ['client', { client: '*' }],
+    ['scopes', { client: 'c', scopes: 'stocks' }],
+    ['scopes[0]', { client: 'c', scopes: [1] }],
+    ['scopes[1]', { client: 'c', scopes: ['a', 'b c'] }],
+    ['scopes[0]', { client: 'c', scopes: ['\u0000'] }],
+    ['scopes', { client: 'c', scopes: Array.from({ length: 1000 }, (_, i) => `s${i}`) }],
+    ['rejectedTokenHash', { client: 'c', rejectedTokenHash: 'at-raw-token' }],
+    ['"extra"', { client: 'c', extra: 1 }],
+  ])('names %s when the event is %j', (field, event) => {
+    expect(fieldOf(event)).toBe(field);
+  });
+
+  it('answers any JSON value with a request or a ValidationError, never a crash', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (event) => {
+        try {
+          const request = parseBrokerRequest(event);
+          expect(typeof request.client).toBe('string');
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationError);
+          expect((error as Error).message.length).toBeLessThan(300);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('answers objects shaped like requests with a request or a ValidationError', () => {
+    const event = fc.record(
+      {
+        client: fc.oneof(fc.string(), fc.stringMatching(/^[a-z][a-z0-9_-]{0,10}$/), fc.integer()),
+        scopes: fc.oneof(fc.array(fc.string({ maxLength: 300 }), { maxLength: 80 }), fc.string()),
+        rejectedTokenHash: fc.oneof(fc.string(), fc.stringMatching(/^[0-9a-f]{12}$/)),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(event, (value) => {
+        try {
+          parseBrokerRequest(value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationError);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
