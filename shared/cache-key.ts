@@ -7,7 +7,11 @@
 import { sha256Hex } from './redact.js';
 import { normalizeScopes } from './scopes.js';
 
-export function tokenCacheKey(tokenUrl: string, clientId: string, scopes: readonly string[]): string {
+export function tokenCacheKey(
+  tokenUrl: string,
+  clientId: string,
+  scopes: readonly string[],
+): string {
   // JSON keeps the parts apart: no choice of values can make two keys collide.
   return sha256Hex(JSON.stringify([tokenUrl, clientId, normalizeScopes(scopes)]));
 }

@@ -122,7 +122,8 @@ function scopes(raw: Record<string, unknown>): string[] {
   if (!Array.isArray(list)) {
     throw new ValidationError('scopes', 'must be an array of strings or a space-delimited string');
   }
-  if (list.length > MAX_SCOPES) throw new ValidationError('scopes', `must hold at most ${MAX_SCOPES}`);
+  if (list.length > MAX_SCOPES)
+    throw new ValidationError('scopes', `must hold at most ${MAX_SCOPES}`);
   list.forEach((scope, index) => {
     if (typeof scope !== 'string' || !isScopeToken(scope)) {
       throw new ValidationError(`scopes[${index}]`, 'must be a scope token (RFC 6749 §3.3)');

@@ -44,6 +44,9 @@ export const STOCKS_PAGE_SIZE = 500;
 /** Per-request timeout of one stocks API page. */
 export const STOCKS_REQUEST_TIMEOUT_MS = 15_000;
 
+/** Largest stocks API page body read (a 1,000-entry page is about 200 KiB). */
+export const STOCKS_PAGE_MAX_BYTES = 8 * 1024 * 1024;
+
 /** Attempts for one stocks API page on a transient failure (5xx, reset). */
 export const STOCKS_PAGE_MAX_ATTEMPTS = 3;
 

@@ -24,7 +24,9 @@ const PREVIEW_CHARS = 60;
  * not token replies (HTML, plain text), to say what answered.
  */
 export function bodyPreview(body: string, secrets: readonly string[] = []): string {
-  let preview = body.slice(0, PREVIEW_CHARS * 4);
+  // Secrets are removed from the whole body before it is cut, so a secret
+  // straddling the cut can never survive in part.
+  let preview = body;
   for (const secret of secrets) {
     if (secret) preview = preview.split(secret).join('[redacted]');
   }

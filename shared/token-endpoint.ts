@@ -5,7 +5,7 @@
  * retries transient failures with jittered exponential backoff inside a total
  * deadline that stays below the function's own timeout.
  */
-import { transportFailure } from './http-failure.js';
+import { readBounded, transportFailure } from './http.js';
 import type { ClientProfile } from './client-profile.js';
 import { isAllowedTokenUrl } from './client-profile.js';
 import { realSleep, systemClock, type Clock, type Sleep } from './clock.js';
@@ -80,7 +80,8 @@ export class TokenEndpointClient {
         attempt,
         willRetry: !lastAttempt,
       });
-      if (lastAttempt) throw unavailable(profile, outcome.reason, outcome.status, outcome.retryAfterMs);
+      if (lastAttempt)
+        throw unavailable(profile, outcome.reason, outcome.status, outcome.retryAfterMs);
       await this.sleep(waitMs);
     }
   }
@@ -162,22 +163,6 @@ function assertTokenUrl(tokenUrl: string): void {
   }
 }
 
-/** Reads at most `maxBytes` of the body; a larger reply is cut and marked. */
-async function readBounded(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > maxBytes) {
-      await response.body.cancel().catch(() => undefined);
-      throw new Error(`reply larger than ${maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function unavailable(
   profile: ClientProfile,
   reason: string,
@@ -185,7 +170,8 @@ function unavailable(
   retryAfterMs?: number,
 ): BrokerError {
   const statusText = status ? `HTTP ${status}, ` : '';
-  const after = retryAfterMs === undefined ? '' : `, retry after ${Math.ceil(retryAfterMs / 1000)} s`;
+  const after =
+    retryAfterMs === undefined ? '' : `, retry after ${Math.ceil(retryAfterMs / 1000)} s`;
   return new BrokerError(
     'token_endpoint_unavailable',
     `token endpoint ${new URL(profile.tokenUrl).host} unavailable (${statusText}${reason}${after})`,

@@ -62,7 +62,8 @@ export function classifyTokenReply(reply: RawTokenReply, context: ReplyContext):
   const json = parseJsonObject(reply.body);
 
   if (json && typeof json.error === 'string') return oauthError(json, reply, context);
-  if (reply.status === 429 || reply.status === 503) return retry(reply, 'rate limited or unavailable');
+  if (reply.status === 429 || reply.status === 503)
+    return retry(reply, 'rate limited or unavailable');
   if (reply.status >= 500) return retry(reply, 'server error');
   if (reply.status >= 300 && reply.status < 400) return wrongEndpoint(reply, 'redirected');
   if (WRONG_ENDPOINT_STATUSES.has(reply.status)) return wrongEndpoint(reply, 'not found');
@@ -206,7 +207,10 @@ function describeBody(reply: RawTokenReply, context: ReplyContext): string {
 }
 
 function redactSecrets(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((out, secret) => (secret ? out.split(secret).join('[redacted]') : out), text);
+  return secrets.reduce(
+    (out, secret) => (secret ? out.split(secret).join('[redacted]') : out),
+    text,
+  );
 }
 
 /** Single-line, printable, bounded text for messages. */

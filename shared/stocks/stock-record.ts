@@ -16,8 +16,7 @@ export interface StockRecord {
 }
 
 export type EntryCheck =
-  | { ok: true; record: StockRecord; key: string }
-  | { ok: false; key: string; reason: string };
+  { ok: true; record: StockRecord; key: string } | { ok: false; key: string; reason: string };
 
 const MAX_ID_CHARS = 128;
 const MAX_QUANTITY = 1_000_000_000;
@@ -82,7 +81,11 @@ function firstProblem(
 function isRealDate(value: string): boolean {
   const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
   const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day && !Number.isNaN(Date.parse(value));
+  return (
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    !Number.isNaN(Date.parse(value))
+  );
 }
 
 /** Ids arrive as strings or as positive whole numbers; both become strings. */

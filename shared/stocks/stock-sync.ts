@@ -91,15 +91,24 @@ function acceptedRecords(
     if (!check.ok) {
       summary.rejected++;
       if (summary.rejected <= MAX_REJECTIONS_LOGGED) {
-        log.warn('stock entry rejected', { key: check.key, reason: check.reason, page: pageNumber });
+        log.warn('stock entry rejected', {
+          key: check.key,
+          reason: check.reason,
+          page: pageNumber,
+        });
       }
       return;
     }
     const earlier = byKey.get(check.key);
     if (earlier) summary.duplicates++;
-    if (!earlier || earlier.updatedAt < check.record.updatedAt) byKey.set(check.key, check.record);
+    if (!earlier || isNewer(check.record, earlier)) byKey.set(check.key, check.record);
   });
   return [...byKey.values()];
+}
+
+/** Compares instants, not text: `…00.500Z` sorts before `…00Z` as a string. */
+function isNewer(record: StockRecord, than: StockRecord): boolean {
+  return Date.parse(record.updatedAt) > Date.parse(than.updatedAt);
 }
 
 function recordFailure(summary: SyncRunSummary, error: unknown): void {

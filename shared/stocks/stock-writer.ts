@@ -66,36 +66,44 @@ export class StockWriter {
 
     for (let start = 0; start < batches.length; start += concurrency) {
       const round = batches.slice(start, start + concurrency);
-      const results = await Promise.allSettled(round.map((batch) => this.writeBatch(batch)));
-      results.forEach((result, index) => {
-        if (result.status === 'fulfilled') {
-          written += result.value.written;
-          unwritten += result.value.unwritten;
-        } else {
-          unwritten += round[index]?.length ?? 0;
-          firstError ??= result.reason;
-        }
-      });
+      const results = await Promise.all(round.map((batch) => this.writeBatch(batch)));
+      for (const result of results) {
+        written += result.written;
+        unwritten += result.unwritten;
+        firstError ??= result.error;
+      }
       if (unwritten > 0) break;
     }
 
     if (unwritten > 0) {
-      const remaining = records.length - written - unwritten;
-      throw new WriteIncompleteError(written, unwritten + remaining, { cause: firstError });
+      const neverSent = records.length - written - unwritten;
+      throw new WriteIncompleteError(written, unwritten + neverSent, { cause: firstError });
     }
     return written;
   }
 
-  private async writeBatch(batch: WriteRequest[]): Promise<{ written: number; unwritten: number }> {
+  /**
+   * Sends one batch and resends what DynamoDB hands back. Never throws: a
+   * send that fails ends the batch, and the counts say exactly how far it got.
+   */
+  private async writeBatch(batch: WriteRequest[]): Promise<BatchOutcome> {
     const maxAttempts = this.options.maxAttempts ?? BATCH_WRITE_MAX_ATTEMPTS;
     let pending = batch;
 
     for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
       if (attempt > 1) await this.sleep(backoffMs(attempt));
-      const reply = await this.options.dynamo.send(
-        new BatchWriteItemCommand({ RequestItems: { [this.options.tableName]: pending } }),
-      );
-      pending = reply.UnprocessedItems?.[this.options.tableName] ?? [];
+      try {
+        const reply = await this.options.dynamo.send(
+          new BatchWriteItemCommand({ RequestItems: { [this.options.tableName]: pending } }),
+        );
+        pending = reply.UnprocessedItems?.[this.options.tableName] ?? [];
+      } catch (error) {
+        this.options.log.error('stock batch write failed', {
+          errorName: error instanceof Error ? error.name : 'UnknownError',
+          unwritten: pending.length,
+        });
+        return { written: batch.length - pending.length, unwritten: pending.length, error };
+      }
       if (pending.length > 0) {
         this.options.log.debug('unprocessed stock items returned', {
           attempt,
@@ -111,6 +119,12 @@ export class StockWriter {
     }
     return { written: batch.length - pending.length, unwritten: pending.length };
   }
+}
+
+interface BatchOutcome {
+  written: number;
+  unwritten: number;
+  error?: unknown;
 }
 
 function putRequest(record: StockRecord, runId: string, syncedAt: string): WriteRequest {
@@ -142,6 +156,9 @@ function chunk<T>(items: T[]): T[][] {
 
 /** Full jitter over an exponential ceiling (retry `attempt` ≥ 2). */
 function backoffMs(attempt: number): number {
-  const ceiling = Math.min(BATCH_WRITE_MAX_DELAY_MS, BATCH_WRITE_BASE_DELAY_MS * 2 ** (attempt - 2));
+  const ceiling = Math.min(
+    BATCH_WRITE_MAX_DELAY_MS,
+    BATCH_WRITE_BASE_DELAY_MS * 2 ** (attempt - 2),
+  );
   return Math.round(Math.random() * ceiling);
 }

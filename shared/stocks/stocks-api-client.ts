@@ -4,10 +4,11 @@
  * server errors, rate limits and dropped connections are retried a few times
  * with backoff; anything else fails the page with a typed error.
  */
-import { transportFailure } from '../http-failure.js';
+import { readBounded, transportFailure } from '../http.js';
 import { realSleep, type Sleep } from '../clock.js';
 import {
   STOCKS_PAGE_MAX_ATTEMPTS,
+  STOCKS_PAGE_MAX_BYTES,
   STOCKS_REQUEST_TIMEOUT_MS,
 } from '../constants.js';
 import { StockSyncError } from '../errors.js';
@@ -62,7 +63,10 @@ export class StocksApiClient {
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.get(pageNumber, token);
       if (outcome.kind === 'ok') {
-        return { page: parseStocksPage(outcome.body, pageNumber, this.options.pageSize), tokenReplaced };
+        return {
+          page: parseStocksPage(outcome.body, pageNumber, this.options.pageSize),
+          tokenReplaced,
+        };
       }
       if (outcome.kind === 'unauthorized') {
         if (tokenReplaced) {
@@ -106,7 +110,7 @@ export class StocksApiClient {
         redirect: 'manual',
         signal: AbortSignal.timeout(STOCKS_REQUEST_TIMEOUT_MS),
       });
-      body = await response.text();
+      body = await readBounded(response, STOCKS_PAGE_MAX_BYTES);
     } catch (error) {
       return { kind: 'retry', reason: transportFailure(error) };
     }

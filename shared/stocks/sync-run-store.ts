@@ -35,7 +35,9 @@ export class SyncRunStore {
   ) {}
 
   async save(summary: SyncRunSummary): Promise<void> {
-    await this.dynamo.send(new PutItemCommand({ TableName: this.tableName, Item: toItem(summary) }));
+    await this.dynamo.send(
+      new PutItemCommand({ TableName: this.tableName, Item: toItem(summary) }),
+    );
   }
 }
 
