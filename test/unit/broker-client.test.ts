@@ -121,7 +121,10 @@ describe('BrokerClient', () => {
   });
 
   it('never caches a failure', async () => {
-    const s = setup([payload({ error: { code: 'token_endpoint_unavailable', message: 'x', retryable: true } }), token('at-1')]);
+    const s = setup([
+      payload({ error: { code: 'token_endpoint_unavailable', message: 'x', retryable: true } }),
+      token('at-1'),
+    ]);
 
     await s.client.getToken().catch(() => undefined);
     const next = await s.client.getToken();

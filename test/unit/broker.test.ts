@@ -208,9 +208,11 @@ describe('TokenBroker', () => {
   it('never caches a failed token request', async () => {
     s = setup([{ status: 400, body: { error: 'invalid_scope' } }]);
 
-    await expect(s.broker.getToken({ client: 'farfetch', scopes: ['nope'] })).rejects.toMatchObject({
-      code: 'invalid_scope',
-    });
+    await expect(s.broker.getToken({ client: 'farfetch', scopes: ['nope'] })).rejects.toMatchObject(
+      {
+        code: 'invalid_scope',
+      },
+    );
     expect(s.table.items.size).toBe(0);
     expect(s.table.client.count('PutItemCommand')).toBe(0);
   });

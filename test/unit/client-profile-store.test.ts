@@ -31,7 +31,9 @@ function setup(answers: (() => unknown)[]) {
   return { store, secrets, state, log };
 }
 
-const current = (version = 'v1') => () => ({ SecretString: DOCUMENT, VersionId: version });
+const current =
+  (version = 'v1') =>
+  () => ({ SecretString: DOCUMENT, VersionId: version });
 const failing = (name: string) => () => {
   throw serviceError(name);
 };

@@ -76,10 +76,17 @@ describe('isProfileName', () => {
     expect(isProfileName(name)).toBe(true);
   });
 
-  it.each(['', '../other', 'a/b', 'arn:aws:secretsmanager:x', '*', 'a*', '-x', 'a b', 'x'.repeat(65)])(
-    'refuses %j, which could leave the secret prefix',
-    (name) => {
-      expect(isProfileName(name)).toBe(false);
-    },
-  );
+  it.each([
+    '',
+    '../other',
+    'a/b',
+    'arn:aws:secretsmanager:x',
+    '*',
+    'a*',
+    '-x',
+    'a b',
+    'x'.repeat(65),
+  ])('refuses %j, which could leave the secret prefix', (name) => {
+    expect(isProfileName(name)).toBe(false);
+  });
 });

@@ -18,13 +18,15 @@ describe('readBrokerConfig', () => {
   });
 
   it('names the missing variable', () => {
-    expect(() => readBrokerConfig({})).toThrow(new ConfigurationError('TOKENS_TABLE', 'is not set'));
+    expect(() => readBrokerConfig({})).toThrow(
+      new ConfigurationError('TOKENS_TABLE', 'is not set'),
+    );
   });
 
   it.each(['0', '-5', 'ten', '1.5'])('refuses DEFAULT_TOKEN_LIFETIME_SECS=%s', (value) => {
-    expect(() => readBrokerConfig({ TOKENS_TABLE: 't', DEFAULT_TOKEN_LIFETIME_SECS: value })).toThrow(
-      /DEFAULT_TOKEN_LIFETIME_SECS/,
-    );
+    expect(() =>
+      readBrokerConfig({ TOKENS_TABLE: 't', DEFAULT_TOKEN_LIFETIME_SECS: value }),
+    ).toThrow(/DEFAULT_TOKEN_LIFETIME_SECS/);
   });
 });
 
@@ -49,9 +51,12 @@ describe('readStockSyncConfig', () => {
     expect(config.stocksApiUrl).toBe('http://127.0.0.1:9');
   });
 
-  it.each(['TOKEN_BROKER_FUNCTION', 'STOCKS_TABLE', 'SYNC_RUNS_TABLE'])('names %s when missing', (name) => {
-    expect(() => readStockSyncConfig({ ...syncEnv, [name]: '' })).toThrow(name);
-  });
+  it.each(['TOKEN_BROKER_FUNCTION', 'STOCKS_TABLE', 'SYNC_RUNS_TABLE'])(
+    'names %s when missing',
+    (name) => {
+      expect(() => readStockSyncConfig({ ...syncEnv, [name]: '' })).toThrow(name);
+    },
+  );
 
   it('refuses a relative API URL', () => {
     expect(() => readStockSyncConfig({ ...syncEnv, STOCKS_API_URL: '/stocks' })).toThrow(

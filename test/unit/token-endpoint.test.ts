@@ -30,7 +30,13 @@ function setup(replies: ScriptedReply[], overrides: Partial<ClientProfile> = {})
     random: () => 1,
     log,
   });
-  return { client, sleeps, log, requests: scripted.requests, profile: { ...profile, ...overrides } };
+  return {
+    client,
+    sleeps,
+    log,
+    requests: scripted.requests,
+    profile: { ...profile, ...overrides },
+  };
 }
 
 async function failure(promise: Promise<unknown>): Promise<BrokerError> {
@@ -61,7 +67,9 @@ describe('tokenRequest', () => {
 
     const decoded = Buffer.from(headers.authorization!.replace(/^Basic /, ''), 'base64').toString();
     expect(decoded).toBe('ff_amazing_client:p%40ss+%2B%2F%3A%25%3D+word');
-    const [id, secret] = decoded.split(':').map((part) => decodeURIComponent(part.replace(/\+/g, ' ')));
+    const [id, secret] = decoded
+      .split(':')
+      .map((part) => decodeURIComponent(part.replace(/\+/g, ' ')));
     expect([id, secret]).toEqual(['ff_amazing_client', SECRET]);
     expect(new URLSearchParams(body).has('client_secret')).toBe(false);
     expect(new URLSearchParams(body).has('client_id')).toBe(false);
@@ -69,7 +77,10 @@ describe('tokenRequest', () => {
   });
 
   it('adds audience and resource when the profile names them', () => {
-    const { body } = tokenRequest({ ...profile, audience: 'api', resource: 'https://api.test' }, 's');
+    const { body } = tokenRequest(
+      { ...profile, audience: 'api', resource: 'https://api.test' },
+      's',
+    );
 
     expect(new URLSearchParams(body).get('audience')).toBe('api');
     expect(new URLSearchParams(body).get('resource')).toBe('https://api.test');

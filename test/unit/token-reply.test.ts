@@ -82,14 +82,17 @@ describe('classifyTokenReply', () => {
     expect(outcome.kind === 'refused' && outcome.error.code).toBe('invalid_token_reply');
   });
 
-  it.each([undefined, null])('uses the configured default lifetime when expires_in is %j', (value) => {
-    const outcome = classifyTokenReply(
-      reply(200, { access_token: 'at', token_type: 'Bearer', expires_in: value, issued_at: '1' }),
-      context,
-    );
+  it.each([undefined, null])(
+    'uses the configured default lifetime when expires_in is %j',
+    (value) => {
+      const outcome = classifyTokenReply(
+        reply(200, { access_token: 'at', token_type: 'Bearer', expires_in: value, issued_at: '1' }),
+        context,
+      );
 
-    expect(outcome.kind === 'token' && outcome.grant.lifetimeSecs).toBe(300);
-  });
+      expect(outcome.kind === 'token' && outcome.grant.lifetimeSecs).toBe(300);
+    },
+  );
 
   it('caps a huge lifetime at the configured maximum', () => {
     const outcome = classifyTokenReply(
@@ -100,14 +103,17 @@ describe('classifyTokenReply', () => {
     expect(outcome.kind === 'token' && outcome.grant.lifetimeSecs).toBe(86_400);
   });
 
-  it.each(['bearer', 'BEARER', 'Bearer'])('accepts token_type %s and always says Bearer', (type) => {
-    const outcome = classifyTokenReply(
-      reply(200, { access_token: 'at', token_type: type, expires_in: 60 }),
-      context,
-    );
+  it.each(['bearer', 'BEARER', 'Bearer'])(
+    'accepts token_type %s and always says Bearer',
+    (type) => {
+      const outcome = classifyTokenReply(
+        reply(200, { access_token: 'at', token_type: type, expires_in: 60 }),
+        context,
+      );
 
-    expect(outcome.kind === 'token' && outcome.grant.tokenType).toBe('Bearer');
-  });
+      expect(outcome.kind === 'token' && outcome.grant.tokenType).toBe('Bearer');
+    },
+  );
 
   it.each([
     [{ access_token: '', token_type: '' }, 'access_token'],
@@ -231,9 +237,13 @@ describe('classifyTokenReply', () => {
 
   it('parses JSON by content even when the content type says otherwise', () => {
     const outcome = classifyTokenReply(
-      reply(200, { access_token: 'at', token_type: 'bearer', expires_in: 10 }, {
-        'content-type': 'text/plain',
-      }),
+      reply(
+        200,
+        { access_token: 'at', token_type: 'bearer', expires_in: 10 },
+        {
+          'content-type': 'text/plain',
+        },
+      ),
       context,
     );
 
