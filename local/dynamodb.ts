@@ -11,11 +11,7 @@
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  waitUntilTableExists,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 
 import { listenOnFreePort, stopServer } from './free-port.js';
 import { tableDefinitions } from './tables.js';
@@ -38,9 +34,7 @@ interface DynaliteOptions {
 
 // dynalite is CommonJS and ships no types; load it through `require` and
 // give it the one signature used here.
-const dynalite = createRequire(import.meta.url)('dynalite') as (
-  options: DynaliteOptions,
-) => Server;
+const dynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
 
 export interface StartDynamoDbOptions {
   /** Stage that table names are derived from. Default: `'local'`. */
@@ -58,9 +52,7 @@ export interface LocalDynamoDb {
  * Starts an in-memory dynalite on 127.0.0.1 at a free port and creates the
  * tables from `tableDefinitions(stage)`; resolves once all are ACTIVE.
  */
-export async function startDynamoDb(
-  options: StartDynamoDbOptions = {},
-): Promise<LocalDynamoDb> {
+export async function startDynamoDb(options: StartDynamoDbOptions = {}): Promise<LocalDynamoDb> {
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,

@@ -142,7 +142,8 @@ function injectedError(errorType: InjectedErrorType): SecretsManagerError {
   const messages: Record<InjectedErrorType, string> = {
     ThrottlingException: 'Rate exceeded',
     AccessDeniedException: 'User is not authorized to perform this operation',
-    DecryptionFailure: "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
+    DecryptionFailure:
+      "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
     InternalServiceError: 'An error occurred on the server side.',
     ResourceNotFoundException: "Secrets Manager can't find the specified secret.",
   };
@@ -158,12 +159,16 @@ function operationOf(req: IncomingMessage): Operation {
     throw new SecretsManagerError('UnknownOperationException', 'only POST / is served');
   }
   if (!contentType.startsWith('application/x-amz-json-1.1')) {
-    throw new SecretsManagerError('SerializationException', 'Content-Type must be application/x-amz-json-1.1');
+    throw new SecretsManagerError(
+      'SerializationException',
+      'Content-Type must be application/x-amz-json-1.1',
+    );
   }
 
-  const operation = typeof target === 'string' && target.startsWith('secretsmanager.')
-    ? target.slice('secretsmanager.'.length)
-    : undefined;
+  const operation =
+    typeof target === 'string' && target.startsWith('secretsmanager.')
+      ? target.slice('secretsmanager.'.length)
+      : undefined;
   if (!operation || !(OPERATIONS as readonly string[]).includes(operation)) {
     throw new SecretsManagerError(
       'UnknownOperationException',
@@ -192,7 +197,11 @@ async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknow
 
 function asServiceError(error: unknown): SecretsManagerError {
   if (error instanceof SecretsManagerError) return error;
-  return new SecretsManagerError('InternalServiceError', 'An error occurred on the server side.', 500);
+  return new SecretsManagerError(
+    'InternalServiceError',
+    'An error occurred on the server side.',
+    500,
+  );
 }
 
 function sendError(res: ServerResponse, error: SecretsManagerError): void {
@@ -300,7 +309,9 @@ class SecretStore {
     let versionId: string | undefined;
     if (value) {
       versionId = optionalString(input, 'ClientRequestToken') ?? randomUUID();
-      addVersion(secret, { versionId, ...value, createdDate: now, stages: new Set() }, [AWSCURRENT]);
+      addVersion(secret, { versionId, ...value, createdDate: now, stages: new Set() }, [
+        AWSCURRENT,
+      ]);
     }
     this.#secrets.set(name, secret);
 
@@ -311,7 +322,10 @@ class SecretStore {
     const secret = this.#live(input);
     const value = secretValue(input);
     if (!value) {
-      throw new SecretsManagerError('InvalidRequestException', 'You must provide either SecretString or SecretBinary.');
+      throw new SecretsManagerError(
+        'InvalidRequestException',
+        'You must provide either SecretString or SecretBinary.',
+      );
     }
     const versionId = optionalString(input, 'ClientRequestToken') ?? randomUUID();
     const stages = optionalStringList(input, 'VersionStages') ?? [AWSCURRENT];
@@ -319,7 +333,10 @@ class SecretStore {
     const existing = secret.versions.get(versionId);
     if (existing) {
       // Idempotent retry of the same request (ClientRequestToken reused).
-      if (existing.secretString === value.secretString && existing.secretBinary === value.secretBinary) {
+      if (
+        existing.secretString === value.secretString &&
+        existing.secretBinary === value.secretBinary
+      ) {
         return versionReply(secret, existing);
       }
       throw new SecretsManagerError(
@@ -356,10 +373,16 @@ class SecretStore {
     const maxResults = typeof input.MaxResults === 'number' ? input.MaxResults : MAX_LIST_RESULTS;
     const start = Number(optionalString(input, 'NextToken') ?? '0');
     if (!Number.isSafeInteger(maxResults) || maxResults < 1 || maxResults > MAX_LIST_RESULTS) {
-      throw new SecretsManagerError('InvalidParameterException', `MaxResults must be between 1 and ${MAX_LIST_RESULTS}.`);
+      throw new SecretsManagerError(
+        'InvalidParameterException',
+        `MaxResults must be between 1 and ${MAX_LIST_RESULTS}.`,
+      );
     }
     if (!Number.isSafeInteger(start) || start < 0) {
-      throw new SecretsManagerError('InvalidNextTokenException', 'The NextToken value is not valid.');
+      throw new SecretsManagerError(
+        'InvalidNextTokenException',
+        'The NextToken value is not valid.',
+      );
     }
 
     const matching = [...this.#secrets.values()]
@@ -392,7 +415,10 @@ class SecretStore {
     const holder = [...secret.versions.values()].find((v) => v.stages.has(stage));
 
     if (moveTo && !secret.versions.has(moveTo)) {
-      throw new SecretsManagerError('ResourceNotFoundException', `Secrets Manager can't find the specified secret version ${moveTo}.`);
+      throw new SecretsManagerError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret version ${moveTo}.`,
+      );
     }
     if (holder && holder.versionId !== moveTo && holder.versionId !== removeFrom) {
       throw new SecretsManagerError(
@@ -428,7 +454,10 @@ class SecretStore {
     }
     const days = typeof windowDays === 'number' ? windowDays : DEFAULT_RECOVERY_WINDOW_DAYS;
     if (!force && (!Number.isInteger(days) || days < 7 || days > 30)) {
-      throw new SecretsManagerError('InvalidParameterException', 'RecoveryWindowInDays must be between 7 and 30.');
+      throw new SecretsManagerError(
+        'InvalidParameterException',
+        'RecoveryWindowInDays must be between 7 and 30.',
+      );
     }
 
     const now = nowSecs();
@@ -437,7 +466,11 @@ class SecretStore {
     } else {
       secret.deletedDate ??= now;
     }
-    return { ARN: secret.arn, Name: secret.name, DeletionDate: force ? now : now + days * DAY_SECS };
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      DeletionDate: force ? now : now + days * DAY_SECS,
+    };
   }
 
   /** The secret `SecretId` names: a name, a full ARN or an ARN without its suffix. */
@@ -447,7 +480,10 @@ class SecretStore {
       this.#secrets.get(id) ??
       [...this.#secrets.values()].find((s) => s.arn === id || s.arn.slice(0, -7) === id);
     if (!secret) {
-      throw new SecretsManagerError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      throw new SecretsManagerError(
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret.",
+      );
     }
     return secret;
   }
@@ -569,7 +605,10 @@ function filterMatcher(key: unknown): (secret: Secret, value: string) => boolean
     case 'all':
       return (secret, value) => {
         const haystack = `${secret.name} ${secret.description ?? ''}`.toLowerCase();
-        return value.toLowerCase().split(/\s+/).every((word) => haystack.includes(word));
+        return value
+          .toLowerCase()
+          .split(/\s+/)
+          .every((word) => haystack.includes(word));
       };
     default:
       throw new SecretsManagerError(
@@ -600,7 +639,10 @@ function optionalStringList(input: Record<string, unknown>, field: string): stri
   const value = input[field];
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string')) {
-    throw new SecretsManagerError('InvalidParameterException', `${field} must be a non-empty list of strings.`);
+    throw new SecretsManagerError(
+      'InvalidParameterException',
+      `${field} must be a non-empty list of strings.`,
+    );
   }
   return value as string[];
 }

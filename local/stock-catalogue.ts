@@ -25,11 +25,7 @@ export interface StockRecord {
 
 /** Ways `invalidRecordAt` can break a record. */
 export type InvalidKind =
-  | 'missing-field'
-  | 'negative-quantity'
-  | 'non-integer-quantity'
-  | 'bad-date'
-  | 'wrong-type';
+  'missing-field' | 'negative-quantity' | 'non-integer-quantity' | 'bad-date' | 'wrong-type';
 
 export const INVALID_KINDS: readonly InvalidKind[] = [
   'missing-field',
@@ -100,10 +96,7 @@ export function stockRecordAt(index: number): StockRecord {
  * - `bad-date`: `updatedAt` is not an ISO 8601 instant.
  * - `wrong-type`: `quantity` is a string holding the number.
  */
-export function invalidRecordAt(
-  index: number,
-  kind: InvalidKind,
-): Record<string, unknown> {
+export function invalidRecordAt(index: number, kind: InvalidKind): Record<string, unknown> {
   const record: Record<string, unknown> = { ...stockRecordAt(index) };
   const quantity = record.quantity as number;
 
@@ -132,9 +125,7 @@ export function invalidRecordAt(
 
 function assertIndex(index: number): void {
   if (!Number.isSafeInteger(index) || index < 0) {
-    throw new RangeError(
-      `catalogue index must be a non-negative integer, got ${index}`,
-    );
+    throw new RangeError(`catalogue index must be a non-negative integer, got ${index}`);
   }
 }
 

@@ -12,11 +12,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
 import { listenOnFreePort, stopServer } from './free-port.js';
-import {
-  invalidRecordAt,
-  stockRecordAt,
-  type InvalidKind,
-} from './stock-catalogue.js';
+import { invalidRecordAt, stockRecordAt, type InvalidKind } from './stock-catalogue.js';
 
 /** Catalogue size when none is given. */
 export const DEFAULT_TOTAL_ITEMS = 20_000;
@@ -31,9 +27,7 @@ export interface StocksApiOptions {
   /** Number of catalogue records served. Default: 20 000. */
   totalItems?: number;
   /** Catalogue indexes served broken, and how. Default: none. */
-  invalidEntries?:
-    | Map<number, InvalidKind>
-    | ((index: number) => InvalidKind | undefined);
+  invalidEntries?: Map<number, InvalidKind> | ((index: number) => InvalidKind | undefined);
   /** Scope a token must hold. Default: `'stocks'`. */
   requiredScope?: string;
 }
@@ -91,9 +85,7 @@ export class IntrospectionUnavailableError extends Error {
 }
 
 /** Starts the API on 127.0.0.1 at a free port. */
-export async function startStocksApi(
-  options: StocksApiOptions,
-): Promise<StocksApi> {
+export async function startStocksApi(options: StocksApiOptions): Promise<StocksApi> {
   const totalItems = options.totalItems ?? DEFAULT_TOTAL_ITEMS;
   if (!Number.isSafeInteger(totalItems) || totalItems < 0) {
     throw new RangeError(`totalItems must be a non-negative integer, got ${totalItems}`);
@@ -111,7 +103,10 @@ export async function startStocksApi(
     }
     if (req.method !== 'GET') {
       res.setHeader('Allow', 'GET');
-      return sendJson(res, 405, { error: 'method_not_allowed', error_description: 'only GET is supported' });
+      return sendJson(res, 405, {
+        error: 'method_not_allowed',
+        error_description: 'only GET is supported',
+      });
     }
 
     const verdict = await checkAccessToken(req, options);
@@ -221,9 +216,7 @@ function invalidKindAt(
   invalidEntries: StocksApiOptions['invalidEntries'],
 ): InvalidKind | undefined {
   if (!invalidEntries) return undefined;
-  return typeof invalidEntries === 'function'
-    ? invalidEntries(index)
-    : invalidEntries.get(index);
+  return typeof invalidEntries === 'function' ? invalidEntries(index) : invalidEntries.get(index);
 }
 
 type TokenVerdict =

@@ -34,7 +34,7 @@
  * `oidc-provider ...` console lines filtered out; nothing else is muted.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 
 import type {
   Adapter,
@@ -103,14 +103,10 @@ type OidcProviderModule = typeof import('oidc-provider');
  * client is given a scope the server does not know, or a TTL is not a
  * positive integer.
  */
-export async function startTokenServer(
-  options: TokenServerOptions,
-): Promise<TokenServer> {
+export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const supportedScopes = options.scopes ?? [...DEFAULT_SUPPORTED_SCOPES];
   assertClientScopesKnown(options.clients, supportedScopes);
-  let ttlSecs = assertTtl(
-    options.accessTokenTtlSecs ?? DEFAULT_ACCESS_TOKEN_TTL_SECS,
-  );
+  let ttlSecs = assertTtl(options.accessTokenTtlSecs ?? DEFAULT_ACCESS_TOKEN_TTL_SECS);
 
   const oidc = await quietly(() => import('oidc-provider'));
   const server = createServer();
@@ -198,14 +194,12 @@ function providerConfiguration(
         // RFC 7662 §4: only the resource server, or the token's own client,
         // may learn about a token.
         allowedPolicy: (ctx, caller, token) =>
-          caller.clientId === resourceServer.clientId ||
-          caller.clientId === token.clientId,
+          caller.clientId === resourceServer.clientId || caller.clientId === token.clientId,
       },
       revocation: {
         enabled: true,
         // RFC 7009 §2.1: a client may revoke only its own tokens.
-        allowedPolicy: (ctx, caller, token) =>
-          caller.clientId === token.clientId,
+        allowedPolicy: (ctx, caller, token) => caller.clientId === token.clientId,
       },
     },
     ttl: { ClientCredentials: () => currentTtlSecs() },
@@ -228,9 +222,7 @@ function clientCredentialsGrant(
     const { client, params } = ctx.oidc;
     if (!client) throw new oidc.errors.InvalidClient('client not found');
 
-    const usedMethod = ctx.headers.authorization
-      ? 'client_secret_basic'
-      : 'client_secret_post';
+    const usedMethod = ctx.headers.authorization ? 'client_secret_basic' : 'client_secret_post';
     if (usedMethod !== client.clientAuthMethod) {
       throw new oidc.errors.InvalidClientAuth(
         `client authenticated with ${usedMethod}, registered for ${String(client.clientAuthMethod)}`,
@@ -292,18 +284,14 @@ class TokenStore {
 
     return {
       upsert: async (id, payload, expiresIn) => {
-        const expiresAtMs =
-          expiresIn === undefined ? Infinity : Date.now() + expiresIn * 1000;
+        const expiresAtMs = expiresIn === undefined ? Infinity : Date.now() + expiresIn * 1000;
         entries.set(id, { payload, expiresAtMs });
       },
       find: async (id) => live(id)?.payload,
       findByUid: async (uid) =>
-        [...entries.keys()].map(live).find((e) => e?.payload.uid === uid)
-          ?.payload,
+        [...entries.keys()].map(live).find((e) => e?.payload.uid === uid)?.payload,
       findByUserCode: async (userCode) =>
-        [...entries.keys()]
-          .map(live)
-          .find((e) => e?.payload.userCode === userCode)?.payload,
+        [...entries.keys()].map(live).find((e) => e?.payload.userCode === userCode)?.payload,
       consume: async (id) => {
         const entry = live(id);
         if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
@@ -347,10 +335,7 @@ function signingKey() {
   return { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' };
 }
 
-function assertClientScopesKnown(
-  clients: TokenServerClient[],
-  supportedScopes: string[],
-): void {
+function assertClientScopesKnown(clients: TokenServerClient[], supportedScopes: string[]): void {
   for (const client of clients) {
     const unknown = client.scopes.filter((s) => !supportedScopes.includes(s));
     if (unknown.length > 0) {
@@ -363,9 +348,7 @@ function assertClientScopesKnown(
 
 function assertTtl(secs: number): number {
   if (!Number.isSafeInteger(secs) || secs <= 0) {
-    throw new RangeError(
-      `access token TTL must be a positive integer of seconds, got ${secs}`,
-    );
+    throw new RangeError(`access token TTL must be a positive integer of seconds, got ${secs}`);
   }
   return secs;
 }

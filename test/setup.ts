@@ -8,3 +8,4 @@ process.env.AWS_SECRET_ACCESS_KEY ??= 'local-test-secret';
 process.env.AWS_REGION ??= 'eu-west-1';
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.POWERTOOLS_DEV ??= 'false';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

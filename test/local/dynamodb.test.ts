@@ -1,4 +1,10 @@
-import { DescribeTableCommand, DynamoDBClient, ListTablesCommand, PutItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  PutItemCommand,
+  GetItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startDynamoDb, type LocalDynamoDb } from '../../local/dynamodb.js';
@@ -36,8 +42,12 @@ describe('startDynamoDb', () => {
   it('stores and reads back an item by its partition key', async () => {
     const TableName = tableNames('test').tokens;
 
-    await client.send(new PutItemCommand({ TableName, Item: { cacheKey: { S: 'k1' }, ttl: { N: '1' } } }));
-    const { Item } = await client.send(new GetItemCommand({ TableName, Key: { cacheKey: { S: 'k1' } } }));
+    await client.send(
+      new PutItemCommand({ TableName, Item: { cacheKey: { S: 'k1' }, ttl: { N: '1' } } }),
+    );
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName, Key: { cacheKey: { S: 'k1' } } }),
+    );
 
     expect(Item).toEqual({ cacheKey: { S: 'k1' }, ttl: { N: '1' } });
   });

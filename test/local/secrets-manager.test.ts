@@ -60,7 +60,9 @@ describe('startSecretsManager', () => {
     const byName = await client.send(new GetSecretValueCommand({ SecretId: name }));
     const byArn = await client.send(new GetSecretValueCommand({ SecretId: created.ARN }));
 
-    expect(created.ARN).toMatch(new RegExp(`^arn:aws:secretsmanager:eu-west-1:\\d{12}:secret:${name}-[A-Za-z0-9]{6}$`));
+    expect(created.ARN).toMatch(
+      new RegExp(`^arn:aws:secretsmanager:eu-west-1:\\d{12}:secret:${name}-[A-Za-z0-9]{6}$`),
+    );
     expect(byName).toMatchObject({
       ARN: created.ARN,
       Name: name,
@@ -74,7 +76,11 @@ describe('startSecretsManager', () => {
 
   it('uses ClientRequestToken as the VersionId', async () => {
     const created = await client.send(
-      new CreateSecretCommand({ Name: uniqueName(), SecretString: 'x', ClientRequestToken: 'a1b2c3d4-0000-4000-8000-000000000001' }),
+      new CreateSecretCommand({
+        Name: uniqueName(),
+        SecretString: 'x',
+        ClientRequestToken: 'a1b2c3d4-0000-4000-8000-000000000001',
+      }),
     );
 
     expect(created.VersionId).toBe('a1b2c3d4-0000-4000-8000-000000000001');
@@ -82,7 +88,9 @@ describe('startSecretsManager', () => {
 
   it('round-trips a binary secret', async () => {
     const name = uniqueName();
-    await client.send(new CreateSecretCommand({ Name: name, SecretBinary: new Uint8Array([0, 1, 254, 255]) }));
+    await client.send(
+      new CreateSecretCommand({ Name: name, SecretBinary: new Uint8Array([0, 1, 254, 255]) }),
+    );
 
     const value = await client.send(new GetSecretValueCommand({ SecretId: name }));
 
@@ -98,7 +106,9 @@ describe('startSecretsManager', () => {
   });
 
   it('throws ResourceNotFoundException for an unknown secret', async () => {
-    const error = await client.send(new GetSecretValueCommand({ SecretId: 'no/such/secret' })).catch((e: unknown) => e);
+    const error = await client
+      .send(new GetSecretValueCommand({ SecretId: 'no/such/secret' }))
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ResourceNotFoundException);
     expect((error as ResourceNotFoundException).$metadata.httpStatusCode).toBe(400);
@@ -108,20 +118,34 @@ describe('startSecretsManager', () => {
     const name = uniqueName();
     const v1 = await create(name, 'one');
 
-    const v2 = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'two' }));
-    const v3 = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'three' }));
+    const v2 = await client.send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: 'two' }),
+    );
+    const v3 = await client.send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: 'three' }),
+    );
 
     expect(v2.VersionStages).toEqual(['AWSCURRENT']);
-    expect((await client.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe('three');
-    const previous = await client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }));
-    expect(previous).toMatchObject({ VersionId: v2.VersionId, SecretString: 'two', VersionStages: ['AWSPREVIOUS'] });
+    expect((await client.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe(
+      'three',
+    );
+    const previous = await client.send(
+      new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }),
+    );
+    expect(previous).toMatchObject({
+      VersionId: v2.VersionId,
+      SecretString: 'two',
+      VersionStages: ['AWSPREVIOUS'],
+    });
     const described = await client.send(new DescribeSecretCommand({ SecretId: name }));
     expect(described.VersionIdsToStages).toEqual({
       [v2.VersionId!]: ['AWSPREVIOUS'],
       [v3.VersionId!]: ['AWSCURRENT'],
     });
     // The first version lost every label: it is deprecated but still readable by id.
-    const first = await client.send(new GetSecretValueCommand({ SecretId: name, VersionId: v1.VersionId }));
+    const first = await client.send(
+      new GetSecretValueCommand({ SecretId: name, VersionId: v1.VersionId }),
+    );
     expect(first).toMatchObject({ SecretString: 'one', VersionStages: [] });
   });
 
@@ -130,18 +154,30 @@ describe('startSecretsManager', () => {
     const v1 = await create(name, 'one');
 
     const pending = await client.send(
-      new PutSecretValueCommand({ SecretId: name, SecretString: 'two', VersionStages: ['AWSPENDING'] }),
+      new PutSecretValueCommand({
+        SecretId: name,
+        SecretString: 'two',
+        VersionStages: ['AWSPENDING'],
+      }),
     );
 
-    expect((await client.send(new GetSecretValueCommand({ SecretId: name }))).VersionId).toBe(v1.VersionId);
-    const byStage = await client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }));
+    expect((await client.send(new GetSecretValueCommand({ SecretId: name }))).VersionId).toBe(
+      v1.VersionId,
+    );
+    const byStage = await client.send(
+      new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }),
+    );
     expect(byStage).toMatchObject({ VersionId: pending.VersionId, SecretString: 'two' });
   });
 
   it('treats a repeated ClientRequestToken with the same value as the same version', async () => {
     const name = uniqueName();
     await create(name, 'one');
-    const put = { SecretId: name, SecretString: 'two', ClientRequestToken: 'a1b2c3d4-0000-4000-8000-000000000002' };
+    const put = {
+      SecretId: name,
+      SecretString: 'two',
+      ClientRequestToken: 'a1b2c3d4-0000-4000-8000-000000000002',
+    };
 
     const first = await client.send(new PutSecretValueCommand(put));
     const again = await client.send(new PutSecretValueCommand(put));
@@ -164,7 +200,9 @@ describe('startSecretsManager', () => {
   it('moves AWSCURRENT back with UpdateSecretVersionStage', async () => {
     const name = uniqueName();
     const v1 = await create(name, 'one');
-    const v2 = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'two' }));
+    const v2 = await client.send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: 'two' }),
+    );
 
     await client.send(
       new UpdateSecretVersionStageCommand({
@@ -188,7 +226,13 @@ describe('startSecretsManager', () => {
     await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'two' }));
 
     await expect(
-      client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: v1.VersionId })),
+      client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: v1.VersionId,
+        }),
+      ),
     ).rejects.toBeInstanceOf(InvalidParameterException);
   });
 
@@ -210,13 +254,26 @@ describe('startSecretsManager', () => {
     await create(`${prefix}/b`);
     await create(`${prefix}-other/c`);
 
-    const listed = await client.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [`${prefix}/`] }] }));
-    const negated = await client.send(
-      new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [prefix] }, { Key: 'name', Values: [`!${prefix}/`] }] }),
+    const listed = await client.send(
+      new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [`${prefix}/`] }] }),
     );
-    const firstPage = await client.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [prefix] }], MaxResults: 2 }));
+    const negated = await client.send(
+      new ListSecretsCommand({
+        Filters: [
+          { Key: 'name', Values: [prefix] },
+          { Key: 'name', Values: [`!${prefix}/`] },
+        ],
+      }),
+    );
+    const firstPage = await client.send(
+      new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [prefix] }], MaxResults: 2 }),
+    );
     const secondPage = await client.send(
-      new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [prefix] }], MaxResults: 2, NextToken: firstPage.NextToken }),
+      new ListSecretsCommand({
+        Filters: [{ Key: 'name', Values: [prefix] }],
+        MaxResults: 2,
+        NextToken: firstPage.NextToken,
+      }),
     );
 
     expect(listed.SecretList?.map((s) => s.Name)).toEqual([`${prefix}/a`, `${prefix}/b`]);
@@ -231,27 +288,40 @@ describe('startSecretsManager', () => {
     const name = uniqueName();
     await create(name);
 
-    const deleted = await client.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: 7 }));
+    const deleted = await client.send(
+      new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: 7 }),
+    );
 
     expect(deleted.DeletionDate).toBeInstanceOf(Date);
-    await expect(client.send(new GetSecretValueCommand({ SecretId: name }))).rejects.toBeInstanceOf(InvalidRequestException);
-    expect((await client.send(new DescribeSecretCommand({ SecretId: name }))).DeletedDate).toBeInstanceOf(Date);
+    await expect(client.send(new GetSecretValueCommand({ SecretId: name }))).rejects.toBeInstanceOf(
+      InvalidRequestException,
+    );
+    expect(
+      (await client.send(new DescribeSecretCommand({ SecretId: name }))).DeletedDate,
+    ).toBeInstanceOf(Date);
   });
 
   it('forgets a secret deleted with ForceDeleteWithoutRecovery', async () => {
     const name = uniqueName();
     await create(name);
 
-    await client.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
+    await client.send(
+      new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }),
+    );
 
-    await expect(client.send(new DescribeSecretCommand({ SecretId: name }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+    await expect(client.send(new DescribeSecretCommand({ SecretId: name }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
     await expect(create(name)).resolves.toBeDefined();
   });
 
   it('answers an unknown operation with UnknownOperationException', async () => {
     const response = await fetch(secrets.endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.RotateSecret' },
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'secretsmanager.RotateSecret',
+      },
       body: '{}',
     });
 
@@ -265,8 +335,12 @@ describe('startSecretsManager', () => {
     await create(name);
     secrets.failNext('GetSecretValue', 'DecryptionFailure', 2);
 
-    const first = await client.send(new GetSecretValueCommand({ SecretId: name })).catch((e: unknown) => e);
-    const second = await client.send(new GetSecretValueCommand({ SecretId: name })).catch((e: unknown) => e);
+    const first = await client
+      .send(new GetSecretValueCommand({ SecretId: name }))
+      .catch((e: unknown) => e);
+    const second = await client
+      .send(new GetSecretValueCommand({ SecretId: name }))
+      .catch((e: unknown) => e);
     const third = await client.send(new GetSecretValueCommand({ SecretId: name }));
 
     expect(first).toBeInstanceOf(DecryptionFailure);
@@ -276,9 +350,13 @@ describe('startSecretsManager', () => {
 
   it('delivers injected InternalServiceError and AccessDeniedException as SDK exceptions', async () => {
     secrets.failNext('DescribeSecret', 'InternalServiceError');
-    const internal = await client.send(new DescribeSecretCommand({ SecretId: 'x' })).catch((e: unknown) => e);
+    const internal = await client
+      .send(new DescribeSecretCommand({ SecretId: 'x' }))
+      .catch((e: unknown) => e);
     secrets.failNext('DescribeSecret', 'AccessDeniedException');
-    const denied = await client.send(new DescribeSecretCommand({ SecretId: 'x' })).catch((e: unknown) => e);
+    const denied = await client
+      .send(new DescribeSecretCommand({ SecretId: 'x' }))
+      .catch((e: unknown) => e);
 
     expect(internal).toBeInstanceOf(InternalServiceError);
     expect(denied).toBeInstanceOf(SecretsManagerServiceException);
@@ -304,7 +382,9 @@ describe('startSecretsManager', () => {
     secrets.failNext('GetSecretValue', 'AccessDeniedException');
     const before = secrets.stats().calls.GetSecretValue ?? 0;
 
-    const error = await retrying.send(new GetSecretValueCommand({ SecretId: 'whatever' })).catch((e: unknown) => e);
+    const error = await retrying
+      .send(new GetSecretValueCommand({ SecretId: 'whatever' }))
+      .catch((e: unknown) => e);
     retrying.destroy();
 
     expect((error as Error).name).toBe('AccessDeniedException');

@@ -40,7 +40,9 @@ describe('stockRecordAt', () => {
       expect(record.quantity).toBeGreaterThanOrEqual(0);
       expect(new Date(record.updatedAt).toISOString()).toBe(record.updatedAt);
       expect(WAREHOUSE_IDS).toContain(record.warehouseId);
-      expect(record.variantId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(record.variantId).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
       expect(record.sku).toBe(`${record.productId}-${record.size}`);
     }
   });

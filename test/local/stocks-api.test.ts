@@ -44,7 +44,8 @@ describe('startStocksApi', () => {
     vi.useRealTimers();
   });
 
-  const syncToken = () => requestAccessToken(tokens.tokenUrl, SYNC_CLIENT.clientId, SYNC_CLIENT.clientSecret);
+  const syncToken = () =>
+    requestAccessToken(tokens.tokenUrl, SYNC_CLIENT.clientId, SYNC_CLIENT.clientSecret);
 
   const getStocks = async (query: string, token?: string) => {
     const response = await fetch(`${api.url}/stocks${query}`, {
@@ -94,7 +95,12 @@ describe('startStocksApi', () => {
   });
 
   it('refuses a token without the stocks scope with 403 insufficient_scope', async () => {
-    const token = await requestAccessToken(tokens.tokenUrl, ORDERS_CLIENT.clientId, ORDERS_CLIENT.clientSecret, 'orders');
+    const token = await requestAccessToken(
+      tokens.tokenUrl,
+      ORDERS_CLIENT.clientId,
+      ORDERS_CLIENT.clientSecret,
+      'orders',
+    );
 
     const reply = await getStocks('?page=1', token);
 
@@ -186,7 +192,11 @@ describe('startStocksApi', () => {
     api.setFault((request) => {
       seen.push(request);
       if (request.page === 7 && request.attempt === 1) {
-        return { status: 500, body: '{"error":"boom"}', headers: { 'content-type': 'application/json' } };
+        return {
+          status: 500,
+          body: '{"error":"boom"}',
+          headers: { 'content-type': 'application/json' },
+        };
       }
       if (request.page === 7 && request.attempt === 2) return { status: 200, body: '{"number":7,' };
       return undefined;
@@ -213,8 +223,13 @@ describe('startStocksApi', () => {
   it('answers 404 for other paths and 405 for other methods', async () => {
     const token = await syncToken();
 
-    const missing = await fetch(`${api.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
-    const posted = await fetch(`${api.url}/stocks`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const missing = await fetch(`${api.url}/orders`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const posted = await fetch(`${api.url}/stocks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
 
     expect(missing.status).toBe(404);
     expect(posted.status).toBe(405);
@@ -228,12 +243,22 @@ describe('startStocksApi with its own token server', () => {
       resourceServer: RESOURCE_SERVER,
     });
     const api = await startStocksApi({
-      introspection: { url: tokens.introspectionUrl, clientId: RESOURCE_SERVER.clientId, clientSecret: 'wrong' },
+      introspection: {
+        url: tokens.introspectionUrl,
+        clientId: RESOURCE_SERVER.clientId,
+        clientSecret: 'wrong',
+      },
     });
     try {
-      const token = await requestAccessToken(tokens.tokenUrl, SYNC_CLIENT.clientId, SYNC_CLIENT.clientSecret);
+      const token = await requestAccessToken(
+        tokens.tokenUrl,
+        SYNC_CLIENT.clientId,
+        SYNC_CLIENT.clientSecret,
+      );
 
-      const response = await fetch(`${api.url}/stocks`, { headers: { authorization: `Bearer ${token}` } });
+      const response = await fetch(`${api.url}/stocks`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
 
       expect(response.status).toBe(503);
       expect(await response.text()).not.toContain(token);
@@ -248,11 +273,19 @@ describe('startStocksApi with its own token server', () => {
       clients: [{ ...SYNC_CLIENT, authMethod: 'client_secret_post', scopes: ['stocks'] }],
       resourceServer: RESOURCE_SERVER,
     });
-    const api = await startStocksApi({ introspection: { url: tokens.introspectionUrl, ...RESOURCE_SERVER } });
+    const api = await startStocksApi({
+      introspection: { url: tokens.introspectionUrl, ...RESOURCE_SERVER },
+    });
     try {
-      const token = await requestAccessToken(tokens.tokenUrl, SYNC_CLIENT.clientId, SYNC_CLIENT.clientSecret);
+      const token = await requestAccessToken(
+        tokens.tokenUrl,
+        SYNC_CLIENT.clientId,
+        SYNC_CLIENT.clientSecret,
+      );
 
-      const response = await fetch(`${api.url}/stocks?page=200`, { headers: { authorization: `Bearer ${token}` } });
+      const response = await fetch(`${api.url}/stocks?page=200`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       const page = (await response.json()) as StocksPage;
 
       expect(page).toMatchObject({ number: 200, totalPages: 200, totalItems: 20_000 });

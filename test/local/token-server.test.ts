@@ -3,8 +3,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { startTokenServer, type TokenServer } from '../../local/token-server.js';
 import { basicAuth, postForm, requestAccessToken } from './oauth-requests.js';
 
-const POST_CLIENT = { clientId: 'stock-sync', clientSecret: 'post-secret', authMethod: 'client_secret_post', scopes: ['stocks'] } as const;
-const BASIC_CLIENT = { clientId: 'basic-caller', clientSecret: 'basic-secret', authMethod: 'client_secret_basic', scopes: ['stocks'] } as const;
+const POST_CLIENT = {
+  clientId: 'stock-sync',
+  clientSecret: 'post-secret',
+  authMethod: 'client_secret_post',
+  scopes: ['stocks'],
+} as const;
+const BASIC_CLIENT = {
+  clientId: 'basic-caller',
+  clientSecret: 'basic-secret',
+  authMethod: 'client_secret_basic',
+  scopes: ['stocks'],
+} as const;
 const RESOURCE_SERVER = { clientId: 'stocks-api', clientSecret: 'rs-secret' };
 
 describe('startTokenServer', () => {
@@ -22,7 +32,12 @@ describe('startTokenServer', () => {
         clients: [
           { ...POST_CLIENT, scopes: [...POST_CLIENT.scopes] },
           { ...BASIC_CLIENT, scopes: [...BASIC_CLIENT.scopes] },
-          { clientId: 'orders-only', clientSecret: 'orders-secret', authMethod: 'client_secret_post', scopes: ['orders'] },
+          {
+            clientId: 'orders-only',
+            clientSecret: 'orders-secret',
+            authMethod: 'client_secret_post',
+            scopes: ['orders'],
+          },
         ],
         scopes: ['stocks', 'orders'],
         resourceServer: RESOURCE_SERVER,
@@ -50,10 +65,19 @@ describe('startTokenServer', () => {
   });
 
   it('issues an opaque bearer token to a client_secret_post client', async () => {
-    const reply = await tokenRequest({ client_id: POST_CLIENT.clientId, client_secret: POST_CLIENT.clientSecret, scope: 'stocks' });
+    const reply = await tokenRequest({
+      client_id: POST_CLIENT.clientId,
+      client_secret: POST_CLIENT.clientSecret,
+      scope: 'stocks',
+    });
 
     expect(reply.status).toBe(200);
-    expect(Object.keys(reply.body).sort()).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
+    expect(Object.keys(reply.body).sort()).toEqual([
+      'access_token',
+      'expires_in',
+      'scope',
+      'token_type',
+    ]);
     expect(reply.body).toMatchObject({ token_type: 'Bearer', expires_in: 2400, scope: 'stocks' });
     const token = String(reply.body.access_token);
     expect(token.split('.')).toHaveLength(1); // not a JWT
@@ -61,56 +85,85 @@ describe('startTokenServer', () => {
   });
 
   it('issues a token to a client_secret_basic client that uses HTTP Basic', async () => {
-    const reply = await tokenRequest({ scope: 'stocks' }, basicAuth(BASIC_CLIENT.clientId, BASIC_CLIENT.clientSecret));
+    const reply = await tokenRequest(
+      { scope: 'stocks' },
+      basicAuth(BASIC_CLIENT.clientId, BASIC_CLIENT.clientSecret),
+    );
 
     expect(reply.status).toBe(200);
     expect(reply.body.scope).toBe('stocks');
   });
 
   it('grants every allowed scope when the request names none', async () => {
-    const reply = await tokenRequest({ client_id: POST_CLIENT.clientId, client_secret: POST_CLIENT.clientSecret });
+    const reply = await tokenRequest({
+      client_id: POST_CLIENT.clientId,
+      client_secret: POST_CLIENT.clientSecret,
+    });
 
     expect(reply.status).toBe(200);
     expect(reply.body.scope).toBe('stocks');
   });
 
   it('refuses a wrong secret with invalid_client', async () => {
-    const reply = await tokenRequest({ client_id: POST_CLIENT.clientId, client_secret: 'not-the-secret', scope: 'stocks' });
+    const reply = await tokenRequest({
+      client_id: POST_CLIENT.clientId,
+      client_secret: 'not-the-secret',
+      scope: 'stocks',
+    });
 
     expect(reply.status).toBe(401);
     expect(reply.body.error).toBe('invalid_client');
   });
 
   it('refuses an unknown client with invalid_client', async () => {
-    const reply = await tokenRequest({ client_id: 'stranger', client_secret: 'x', scope: 'stocks' });
+    const reply = await tokenRequest({
+      client_id: 'stranger',
+      client_secret: 'x',
+      scope: 'stocks',
+    });
 
     expect(reply.status).toBe(401);
     expect(reply.body.error).toBe('invalid_client');
   });
 
   it('refuses an unknown scope with invalid_scope', async () => {
-    const reply = await tokenRequest({ client_id: POST_CLIENT.clientId, client_secret: POST_CLIENT.clientSecret, scope: 'stocks payments' });
+    const reply = await tokenRequest({
+      client_id: POST_CLIENT.clientId,
+      client_secret: POST_CLIENT.clientSecret,
+      scope: 'stocks payments',
+    });
 
     expect(reply.status).toBe(400);
     expect(reply.body.error).toBe('invalid_scope');
   });
 
   it('refuses a known scope the client is not allowed with invalid_scope', async () => {
-    const reply = await tokenRequest({ client_id: POST_CLIENT.clientId, client_secret: POST_CLIENT.clientSecret, scope: 'orders' });
+    const reply = await tokenRequest({
+      client_id: POST_CLIENT.clientId,
+      client_secret: POST_CLIENT.clientSecret,
+      scope: 'orders',
+    });
 
     expect(reply.status).toBe(400);
     expect(reply.body.error).toBe('invalid_scope');
   });
 
   it('refuses HTTP Basic from a client registered for client_secret_post', async () => {
-    const reply = await tokenRequest({ scope: 'stocks' }, basicAuth(POST_CLIENT.clientId, POST_CLIENT.clientSecret));
+    const reply = await tokenRequest(
+      { scope: 'stocks' },
+      basicAuth(POST_CLIENT.clientId, POST_CLIENT.clientSecret),
+    );
 
     expect(reply.status).toBe(401);
     expect(reply.body.error).toBe('invalid_client');
   });
 
   it('refuses form credentials from a client registered for client_secret_basic', async () => {
-    const reply = await tokenRequest({ client_id: BASIC_CLIENT.clientId, client_secret: BASIC_CLIENT.clientSecret, scope: 'stocks' });
+    const reply = await tokenRequest({
+      client_id: BASIC_CLIENT.clientId,
+      client_secret: BASIC_CLIENT.clientSecret,
+      scope: 'stocks',
+    });
 
     expect(reply.status).toBe(401);
     expect(reply.body.error).toBe('invalid_client');
@@ -118,7 +171,11 @@ describe('startTokenServer', () => {
 
   it('refuses credentials sent both ways at once with invalid_request', async () => {
     const reply = await tokenRequest(
-      { client_id: BASIC_CLIENT.clientId, client_secret: BASIC_CLIENT.clientSecret, scope: 'stocks' },
+      {
+        client_id: BASIC_CLIENT.clientId,
+        client_secret: BASIC_CLIENT.clientSecret,
+        scope: 'stocks',
+      },
       basicAuth(BASIC_CLIENT.clientId, BASIC_CLIENT.clientSecret),
     );
 
@@ -127,23 +184,39 @@ describe('startTokenServer', () => {
   });
 
   it('does not issue tokens to the resource server client', async () => {
-    const reply = await tokenRequest({ scope: 'stocks' }, basicAuth(RESOURCE_SERVER.clientId, RESOURCE_SERVER.clientSecret));
+    const reply = await tokenRequest(
+      { scope: 'stocks' },
+      basicAuth(RESOURCE_SERVER.clientId, RESOURCE_SERVER.clientSecret),
+    );
 
     expect(reply.status).toBe(400);
   });
 
   it('lets the resource server introspect a token issued to another client', async () => {
-    const token = await requestAccessToken(server.tokenUrl, POST_CLIENT.clientId, POST_CLIENT.clientSecret);
+    const token = await requestAccessToken(
+      server.tokenUrl,
+      POST_CLIENT.clientId,
+      POST_CLIENT.clientSecret,
+    );
 
     const reply = await introspect(token);
 
     expect(reply.status).toBe(200);
-    expect(reply.body).toMatchObject({ active: true, client_id: POST_CLIENT.clientId, scope: 'stocks', token_type: 'Bearer' });
+    expect(reply.body).toMatchObject({
+      active: true,
+      client_id: POST_CLIENT.clientId,
+      scope: 'stocks',
+      token_type: 'Bearer',
+    });
     expect(Number(reply.body.exp) - Number(reply.body.iat)).toBe(2400);
   });
 
-  it('tells a third client nothing about someone else\'s token', async () => {
-    const token = await requestAccessToken(server.tokenUrl, POST_CLIENT.clientId, POST_CLIENT.clientSecret);
+  it("tells a third client nothing about someone else's token", async () => {
+    const token = await requestAccessToken(
+      server.tokenUrl,
+      POST_CLIENT.clientId,
+      POST_CLIENT.clientSecret,
+    );
 
     const reply = await introspect(token, BASIC_CLIENT);
 
@@ -157,7 +230,11 @@ describe('startTokenServer', () => {
   });
 
   it('reports a token as inactive once it has expired', async () => {
-    const token = await requestAccessToken(server.tokenUrl, POST_CLIENT.clientId, POST_CLIENT.clientSecret);
+    const token = await requestAccessToken(
+      server.tokenUrl,
+      POST_CLIENT.clientId,
+      POST_CLIENT.clientSecret,
+    );
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() + 2401 * 1000);
 
@@ -167,30 +244,53 @@ describe('startTokenServer', () => {
   });
 
   it('reports a token revoked by its client as inactive', async () => {
-    const token = await requestAccessToken(server.tokenUrl, POST_CLIENT.clientId, POST_CLIENT.clientSecret);
+    const token = await requestAccessToken(
+      server.tokenUrl,
+      POST_CLIENT.clientId,
+      POST_CLIENT.clientSecret,
+    );
 
-    const revoked = await postForm(server.revocationUrl, { token, client_id: POST_CLIENT.clientId, client_secret: POST_CLIENT.clientSecret });
+    const revoked = await postForm(server.revocationUrl, {
+      token,
+      client_id: POST_CLIENT.clientId,
+      client_secret: POST_CLIENT.clientSecret,
+    });
 
     expect(revoked.status).toBe(200);
     expect((await introspect(token)).body).toEqual({ active: false });
   });
 
   it('makes every issued token inactive on revokeAll', async () => {
-    const first = await requestAccessToken(server.tokenUrl, POST_CLIENT.clientId, POST_CLIENT.clientSecret);
-    const second = await requestAccessToken(server.tokenUrl, POST_CLIENT.clientId, POST_CLIENT.clientSecret);
+    const first = await requestAccessToken(
+      server.tokenUrl,
+      POST_CLIENT.clientId,
+      POST_CLIENT.clientSecret,
+    );
+    const second = await requestAccessToken(
+      server.tokenUrl,
+      POST_CLIENT.clientId,
+      POST_CLIENT.clientSecret,
+    );
 
     await server.revokeAll();
 
     expect((await introspect(first)).body).toEqual({ active: false });
     expect((await introspect(second)).body).toEqual({ active: false });
-    const fresh = await requestAccessToken(server.tokenUrl, POST_CLIENT.clientId, POST_CLIENT.clientSecret);
+    const fresh = await requestAccessToken(
+      server.tokenUrl,
+      POST_CLIENT.clientId,
+      POST_CLIENT.clientSecret,
+    );
     expect((await introspect(fresh)).body.active).toBe(true);
   });
 
   it('gives later tokens the lifetime set by setAccessTokenTtl', async () => {
     server.setAccessTokenTtl(60);
     try {
-      const reply = await tokenRequest({ client_id: POST_CLIENT.clientId, client_secret: POST_CLIENT.clientSecret });
+      const reply = await tokenRequest({
+        client_id: POST_CLIENT.clientId,
+        client_secret: POST_CLIENT.clientSecret,
+      });
       expect(reply.body.expires_in).toBe(60);
     } finally {
       server.setAccessTokenTtl(2400);
@@ -217,7 +317,14 @@ describe('startTokenServer options', () => {
   it('refuses a client given a scope the server does not support', async () => {
     await expect(
       startTokenServer({
-        clients: [{ clientId: 'c', clientSecret: 's', authMethod: 'client_secret_post', scopes: ['orders'] }],
+        clients: [
+          {
+            clientId: 'c',
+            clientSecret: 's',
+            authMethod: 'client_secret_post',
+            scopes: ['orders'],
+          },
+        ],
         resourceServer: RESOURCE_SERVER,
       }),
     ).rejects.toThrow(RangeError);
@@ -230,7 +337,11 @@ describe('startTokenServer options', () => {
       resourceServer: RESOURCE_SERVER,
     });
     try {
-      const reply = await postForm(server.tokenUrl, { grant_type: 'client_credentials', client_id: POST_CLIENT.clientId, client_secret: POST_CLIENT.clientSecret });
+      const reply = await postForm(server.tokenUrl, {
+        grant_type: 'client_credentials',
+        client_id: POST_CLIENT.clientId,
+        client_secret: POST_CLIENT.clientSecret,
+      });
       expect(reply.body.expires_in).toBe(300);
     } finally {
       await server.stop();

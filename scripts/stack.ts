@@ -1,0 +1,33 @@
+/**
+ * `npm run stack`: the local stack on its own, up until interrupted. Prints
+ * one JSON line with its endpoints, so a developer, a test or a script can
+ * drive it; client profiles may be added meanwhile with the real
+ * SecretsManagerClient (`CreateSecret`, `PutSecretValue`).
+ */
+import { LOCAL_PROFILE, LOCAL_REGION, startLocalStack } from '../local/stack.js';
+import { DEFAULT_SECRET_PREFIX } from '../shared/constants.js';
+
+const stack = await startLocalStack({
+  onLog: (line, stream) =>
+    (stream === 'stderr' ? process.stderr : process.stdout).write(`${line}\n`),
+});
+
+console.log(
+  JSON.stringify({
+    region: LOCAL_REGION,
+    endpoints: stack.endpoints,
+    functions: {
+      tokenBroker: stack.functionName('tokenBroker'),
+      stockSync: stack.functionName('stockSync'),
+    },
+    tables: stack.tables,
+    secretPrefix: DEFAULT_SECRET_PREFIX,
+    profiles: [LOCAL_PROFILE],
+  }),
+);
+
+const stop = () => {
+  void stack.stop().then(() => process.exit(0));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
