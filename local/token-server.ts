@@ -58,9 +58,12 @@ export const REVOCATION_PATH = '/connect/revocation';
 
 export interface TokenServerClient {
   clientId: string;
-  clientSecret: string;
-  /** The only way this client may send its credentials (RFC 6749 §2.3.1). */
-  authMethod: 'client_secret_post' | 'client_secret_basic';
+  /** Required unless the client uses `private_key_jwt`. */
+  clientSecret?: string;
+  /** The only way this client may send its credentials (RFC 6749 §2.3.1, RFC 7523). */
+  authMethod: 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
+  /** Public keys that verify the client's assertions, for `private_key_jwt`. */
+  jwks?: { keys: Record<string, unknown>[] };
   /** Scopes this client may request. */
   scopes: string[];
 }
@@ -158,7 +161,8 @@ function providerConfiguration(
   const { resourceServer } = options;
   const clients = options.clients.map((client): ClientMetadata => ({
     client_id: client.clientId,
-    client_secret: client.clientSecret,
+    ...(client.clientSecret ? { client_secret: client.clientSecret } : {}),
+    ...(client.jwks ? { jwks: client.jwks as ClientMetadata['jwks'] } : {}),
     token_endpoint_auth_method: client.authMethod,
     grant_types: ['client_credentials'],
     response_types: [],
@@ -176,7 +180,7 @@ function providerConfiguration(
 
   return {
     clients: [...clients, resourceServerClient],
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     scopes: supportedScopes,
     adapter: (name: string) => store.adapterFor(name),
     jwks: { keys: [signingKey()] },
@@ -222,7 +226,7 @@ function clientCredentialsGrant(
     const { client, params } = ctx.oidc;
     if (!client) throw new oidc.errors.InvalidClient('client not found');
 
-    const usedMethod = ctx.headers.authorization ? 'client_secret_basic' : 'client_secret_post';
+    const usedMethod = authMethodUsed(ctx);
     if (usedMethod !== client.clientAuthMethod) {
       throw new oidc.errors.InvalidClientAuth(
         `client authenticated with ${usedMethod}, registered for ${String(client.clientAuthMethod)}`,
@@ -250,6 +254,13 @@ function clientCredentialsGrant(
       ...(scope ? { scope } : {}),
     };
   };
+}
+
+/** How the request presented its credentials. */
+function authMethodUsed(ctx: KoaContextWithOIDC): string {
+  if (ctx.headers.authorization) return 'client_secret_basic';
+  const body = (ctx.oidc as unknown as { body?: Record<string, unknown> }).body;
+  return body?.client_assertion ? 'private_key_jwt' : 'client_secret_post';
 }
 
 /** Space-delimited scope (RFC 6749 §3.3); `undefined` when absent. */

@@ -6,14 +6,32 @@
 import { ValidationError } from './errors.js';
 import { isScopeToken, MAX_SCOPES, normalizeScopes } from './scopes.js';
 
-/** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
-export type AuthMethod = 'client_secret_post' | 'client_secret_basic';
+/**
+ * How the client authenticates at the token endpoint: with its secret
+ * (RFC 6749 §2.3.1) or with a JWT signed by its private key (RFC 7523 §2.2).
+ */
+export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
 
-export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_post', 'client_secret_basic'];
+export const AUTH_METHODS: readonly AuthMethod[] = [
+  'client_secret_post',
+  'client_secret_basic',
+  'private_key_jwt',
+];
+
+/** JWS algorithms accepted for `private_key_jwt` assertions. */
+export const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 export interface ClientProfile {
   clientId: string;
-  clientSecret: string;
+  /** Required for `client_secret_post` and `client_secret_basic`. */
+  clientSecret?: string;
+  /** PKCS#8 PEM private key; required for `private_key_jwt`. */
+  privateKey?: string;
+  /** Algorithm of the client assertion; default RS256. */
+  signingAlg?: SigningAlg;
+  /** `kid` header of the client assertion, when the server needs it. */
+  keyId?: string;
   tokenUrl: string;
   /** Scopes requested when a caller names none; may be empty. */
   scopes: string[];
@@ -38,6 +56,9 @@ const KNOWN_FIELDS = new Set([
   'token_url',
   'scopes',
   'auth_method',
+  'private_key',
+  'signing_alg',
+  'key_id',
   'audience',
   'resource',
 ]);
@@ -52,11 +73,11 @@ export function parseClientProfile(document: string): ClientProfile {
 
   const profile: ClientProfile = {
     clientId: requiredString(raw, 'client_id'),
-    clientSecret: requiredString(raw, 'client_secret'),
     tokenUrl: tokenUrl(raw),
     scopes: scopes(raw),
     authMethod: authMethod(raw),
   };
+  Object.assign(profile, credentials(raw, profile.authMethod));
   const audience = optionalString(raw, 'audience');
   if (audience !== undefined) profile.audience = audience;
   const resource = optionalString(raw, 'resource');
@@ -130,6 +151,22 @@ function scopes(raw: Record<string, unknown>): string[] {
     }
   });
   return normalizeScopes(list as string[]);
+}
+
+/** The credential the auth method needs; the other kind is not kept. */
+function credentials(raw: Record<string, unknown>, method: AuthMethod): Partial<ClientProfile> {
+  if (method !== 'private_key_jwt') return { clientSecret: requiredString(raw, 'client_secret') };
+
+  const privateKey = requiredString(raw, 'private_key');
+  if (!/^-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----\s*$/.test(privateKey.trim())) {
+    throw new ValidationError('private_key', 'must be a PKCS#8 PEM private key');
+  }
+  const signingAlg = raw.signing_alg ?? 'RS256';
+  if (!SIGNING_ALGS.includes(signingAlg as SigningAlg)) {
+    throw new ValidationError('signing_alg', `must be one of ${SIGNING_ALGS.join(', ')}`);
+  }
+  const keyId = optionalString(raw, 'key_id');
+  return { privateKey, signingAlg: signingAlg as SigningAlg, ...(keyId ? { keyId } : {}) };
 }
 
 function authMethod(raw: Record<string, unknown>): AuthMethod {

@@ -8,7 +8,8 @@
 import { readBounded, transportFailure } from './http.js';
 import type { ClientProfile } from './client-profile.js';
 import { isAllowedTokenUrl } from './client-profile.js';
-import { realSleep, systemClock, type Clock, type Sleep } from './clock.js';
+import { clientCredentials } from './client-auth.js';
+import { epochSecs, realSleep, systemClock, type Clock, type Sleep } from './clock.js';
 import {
   DEFAULT_TOKEN_LIFETIME_SECS,
   MAX_TOKEN_LIFETIME_SECS,
@@ -100,12 +101,12 @@ export class TokenEndpointClient {
       requestedScope,
       defaultLifetimeSecs: this.options.defaultLifetimeSecs ?? DEFAULT_TOKEN_LIFETIME_SECS,
       maxLifetimeSecs: this.options.maxLifetimeSecs ?? MAX_TOKEN_LIFETIME_SECS,
-      secrets: [profile.clientSecret],
+      secrets: [profile.clientSecret ?? '', profile.privateKey ?? ''],
     });
   }
 
   private async post(profile: ClientProfile, scope: string): Promise<RawTokenReply> {
-    const { body, headers } = tokenRequest(profile, scope);
+    const { body, headers } = await tokenRequest(profile, scope, epochSecs(this.clock()));
     const response = await this.fetch(profile.tokenUrl, {
       method: 'POST',
       headers,
@@ -124,37 +125,29 @@ export class TokenEndpointClient {
 }
 
 /**
- * The form body and headers of a client credentials request. With
- * `client_secret_basic` the id and secret are form-urlencoded before base64
- * (RFC 6749 §2.3.1), so secrets holding `+ / : % =` or spaces survive; with
- * `client_secret_post` they are form fields. Never both.
+ * The form body and headers of a client credentials request (RFC 6749 §4.4.2),
+ * authenticated one way only (see `client-auth.ts`).
  */
-export function tokenRequest(
+export async function tokenRequest(
   profile: ClientProfile,
   scope: string,
-): { body: string; headers: Record<string, string> } {
+  nowSecs: number,
+): Promise<{ body: string; headers: Record<string, string> }> {
+  const credentials = await clientCredentials(profile, nowSecs);
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (scope) form.set('scope', scope);
   if (profile.audience) form.set('audience', profile.audience);
   if (profile.resource) form.set('resource', profile.resource);
+  for (const [name, value] of Object.entries(credentials.form)) form.set(name, value);
 
-  const headers: Record<string, string> = {
-    'content-type': 'application/x-www-form-urlencoded',
-    accept: 'application/json',
+  return {
+    body: form.toString(),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      ...credentials.headers,
+    },
   };
-  if (profile.authMethod === 'client_secret_basic') {
-    const credentials = `${formEncode(profile.clientId)}:${formEncode(profile.clientSecret)}`;
-    headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
-  } else {
-    form.set('client_id', profile.clientId);
-    form.set('client_secret', profile.clientSecret);
-  }
-  return { body: form.toString(), headers };
-}
-
-/** `application/x-www-form-urlencoded` encoding of one value. */
-export function formEncode(value: string): string {
-  return new URLSearchParams({ v: value }).toString().slice(2);
 }
 
 function assertTokenUrl(tokenUrl: string): void {

@@ -50,7 +50,7 @@ describe('parseClientProfile', () => {
     ['token_url', { token_url: 'http://sts.example.test/token' }],
     ['token_url', { token_url: 'https://user:pw@sts.example.test/token' }],
     ['token_url', { token_url: 'ftp://sts.example.test/token' }],
-    ['auth_method', { auth_method: 'private_key_jwt' }],
+    ['auth_method', { auth_method: 'tls_client_auth' }],
     ['scopes', { scopes: 7 }],
     ['scopes[1]', { scopes: ['ok', 'bad"quote'] }],
     ['colour', { colour: 'blue' }],

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ClientProfile } from '../../shared/client-profile.js';
 import { BrokerError } from '../../shared/errors.js';
-import { formEncode, TokenEndpointClient, tokenRequest } from '../../shared/token-endpoint.js';
+import { formEncode } from '../../shared/client-auth.js';
+import { TokenEndpointClient, tokenRequest } from '../../shared/token-endpoint.js';
 import { scriptedFetch, type ScriptedReply } from '../helpers/fake-fetch.js';
 import { LogRecorder } from '../helpers/log-recorder.js';
 
@@ -13,6 +14,7 @@ const profile: ClientProfile = {
   scopes: ['stocks'],
   authMethod: 'client_secret_post',
 };
+const NOW_SECS = 1_800_000_000;
 const TOKEN = { access_token: 'at-xyz', token_type: 'Bearer', expires_in: 2400, scope: 'stocks' };
 
 function setup(replies: ScriptedReply[], overrides: Partial<ClientProfile> = {}) {
@@ -49,8 +51,8 @@ async function failure(promise: Promise<unknown>): Promise<BrokerError> {
 }
 
 describe('tokenRequest', () => {
-  it('sends client_secret_post credentials as form fields only', () => {
-    const { body, headers } = tokenRequest(profile, 'stocks');
+  it('sends client_secret_post credentials as form fields only', async () => {
+    const { body, headers } = await tokenRequest(profile, 'stocks', NOW_SECS);
 
     const form = new URLSearchParams(body);
     expect(form.get('grant_type')).toBe('client_credentials');
@@ -62,8 +64,12 @@ describe('tokenRequest', () => {
     expect(headers.accept).toBe('application/json');
   });
 
-  it('form-encodes id and secret before base64 for client_secret_basic (RFC 6749 §2.3.1)', () => {
-    const { body, headers } = tokenRequest({ ...profile, authMethod: 'client_secret_basic' }, '');
+  it('form-encodes id and secret before base64 for client_secret_basic (RFC 6749 §2.3.1)', async () => {
+    const { body, headers } = await tokenRequest(
+      { ...profile, authMethod: 'client_secret_basic' },
+      '',
+      NOW_SECS,
+    );
 
     const decoded = Buffer.from(headers.authorization!.replace(/^Basic /, ''), 'base64').toString();
     expect(decoded).toBe('ff_amazing_client:p%40ss+%2B%2F%3A%25%3D+word');
@@ -76,10 +82,11 @@ describe('tokenRequest', () => {
     expect(new URLSearchParams(body).has('scope')).toBe(false);
   });
 
-  it('adds audience and resource when the profile names them', () => {
-    const { body } = tokenRequest(
+  it('adds audience and resource when the profile names them', async () => {
+    const { body } = await tokenRequest(
       { ...profile, audience: 'api', resource: 'https://api.test' },
       's',
+      NOW_SECS,
     );
 
     expect(new URLSearchParams(body).get('audience')).toBe('api');

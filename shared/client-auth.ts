@@ -1,0 +1,96 @@
+/**
+ * Client authentication at the token endpoint, one way only, as servers
+ * reject requests that present credentials twice:
+ *
+ * - `client_secret_post`: `client_id` and `client_secret` as form fields.
+ * - `client_secret_basic`: HTTP Basic with id and secret form-urlencoded
+ *   before base64 (RFC 6749 §2.3.1), so secrets holding `+ / : % =` or spaces
+ *   survive.
+ * - `private_key_jwt`: a short-lived JWT signed with the client's key, sent
+ *   as `client_assertion` (RFC 7523 §2.2, OpenID Connect Core §9), signed
+ *   with `jose`.
+ */
+import { randomUUID } from 'node:crypto';
+import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
+import type { ClientProfile } from './client-profile.js';
+import { BrokerError } from './errors.js';
+import { sha256Hex } from './redact.js';
+
+/** Lifetime of a client assertion: long enough to cross the network once. */
+export const CLIENT_ASSERTION_LIFETIME_SECS = 60;
+
+export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export interface ClientCredentials {
+  form: Record<string, string>;
+  headers: Record<string, string>;
+}
+
+/** The form fields and headers that authenticate `profile` at `nowSecs`. */
+export async function clientCredentials(
+  profile: ClientProfile,
+  nowSecs: number,
+): Promise<ClientCredentials> {
+  switch (profile.authMethod) {
+    case 'client_secret_basic': {
+      const pair = `${formEncode(profile.clientId)}:${formEncode(profile.clientSecret ?? '')}`;
+      return {
+        form: {},
+        headers: { authorization: `Basic ${Buffer.from(pair).toString('base64')}` },
+      };
+    }
+    case 'private_key_jwt':
+      return {
+        form: {
+          client_id: profile.clientId,
+          client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+          client_assertion: await clientAssertion(profile, nowSecs),
+        },
+        headers: {},
+      };
+    default:
+      return {
+        form: { client_id: profile.clientId, client_secret: profile.clientSecret ?? '' },
+        headers: {},
+      };
+  }
+}
+
+/** `application/x-www-form-urlencoded` encoding of one value. */
+export function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
+}
+
+/** Imported keys, by a hash of their PEM: importing costs more than signing. */
+const importedKeys = new Map<string, Promise<CryptoKey>>();
+
+async function clientAssertion(profile: ClientProfile, nowSecs: number): Promise<string> {
+  const alg = profile.signingAlg ?? 'RS256';
+  const key = await importKey(profile.privateKey ?? '', alg, profile.clientId);
+  return new SignJWT({})
+    .setProtectedHeader({ alg, typ: 'JWT', ...(profile.keyId ? { kid: profile.keyId } : {}) })
+    .setIssuer(profile.clientId)
+    .setSubject(profile.clientId)
+    .setAudience(profile.tokenUrl)
+    .setJti(randomUUID())
+    .setIssuedAt(nowSecs)
+    .setExpirationTime(nowSecs + CLIENT_ASSERTION_LIFETIME_SECS)
+    .sign(key);
+}
+
+function importKey(pem: string, alg: string, clientId: string): Promise<CryptoKey> {
+  const id = `${alg}:${sha256Hex(pem)}`;
+  let key = importedKeys.get(id);
+  if (!key) {
+    key = importPKCS8(pem, alg).catch((error: unknown) => {
+      importedKeys.delete(id);
+      throw new BrokerError(
+        'invalid_profile',
+        `private_key of client ${clientId} cannot be used for ${alg}`,
+        { cause: error },
+      );
+    });
+    importedKeys.set(id, key);
+  }
+  return key;
+}
