@@ -16,8 +16,9 @@ import type { SyncRunSummary } from '../shared/stocks/sync-run-store.js';
 
 const TOKEN_SOURCES: Record<string, string> = {
   token_endpoint: 'token server (new token)',
-  cache: 'broker cache (DynamoDB)',
-  memory: 'caller memory (warm function)',
+  cache: 'shared cache (DynamoDB)',
+  broker_memory: 'broker memory (warm broker)',
+  caller_memory: 'caller memory (warm function)',
 };
 
 async function main(): Promise<number> {

@@ -5,7 +5,7 @@
  * invoke at all. Concurrent requests share one invoke.
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import type { BrokerRequest, BrokerTokenReply } from './broker-request.js';
+import type { BrokerRequest, BrokerTokenReply, TokenSource } from './broker-request.js';
 import { epochSecs, systemClock, type Clock } from './clock.js';
 import { BrokerError, type BrokerErrorCode } from './errors.js';
 import { isServable } from './expiry.js';
@@ -13,7 +13,7 @@ import type { Log } from './logger.js';
 import { tokenHash } from './redact.js';
 
 /** Where a caller's token came from: its own memory, or the broker's reply. */
-export type CallerTokenSource = 'memory' | BrokerTokenReply['source'];
+export type CallerTokenSource = 'caller_memory' | BrokerTokenReply['source'];
 
 export interface CallerToken {
   accessToken: string;
@@ -52,7 +52,7 @@ export class BrokerClient {
   async getToken(): Promise<CallerToken> {
     const held = this.held;
     if (held && isServable({ ...held.reply, lifetimeSecs: held.lifetimeSecs }, this.clock())) {
-      return toCallerToken(held.reply, 'memory');
+      return toCallerToken(held.reply, 'caller_memory');
     }
     const fetched = await this.invokeOnce({});
     return toCallerToken(fetched.reply, fetched.reply.source);
@@ -156,9 +156,11 @@ function parseReply(value: unknown, functionName: string): BrokerTokenReply {
     tokenType: 'Bearer',
     expiresAt: reply.expiresAt,
     scope: typeof reply.scope === 'string' ? reply.scope : '',
-    source: reply.source === 'cache' ? 'cache' : 'token_endpoint',
+    source: SOURCES.has(reply.source as string) ? (reply.source as TokenSource) : 'token_endpoint',
   };
 }
+
+const SOURCES = new Set<string>(['broker_memory', 'cache', 'token_endpoint']);
 
 function toCallerToken(reply: BrokerTokenReply, source: CallerTokenSource): CallerToken {
   return { accessToken: reply.accessToken, expiresAt: reply.expiresAt, scope: reply.scope, source };

@@ -20,8 +20,8 @@ export interface BrokerRequest {
   rejectedTokenHash?: string;
 }
 
-/** Where the token served came from. */
-export type TokenSource = 'cache' | 'token_endpoint';
+/** Where the token served came from: broker memory, the shared table, or a new request. */
+export type TokenSource = 'broker_memory' | 'cache' | 'token_endpoint';
 
 export interface BrokerTokenReply {
   accessToken: string;
@@ -33,7 +33,47 @@ export interface BrokerTokenReply {
   source: TokenSource;
 }
 
+/**
+ * The scheduled warm-up's event: refresh the default token of each named
+ * profile if it is missing or in its refresh window.
+ */
+export interface RefreshRequest {
+  action: 'refresh';
+  clients: string[];
+}
+
+/** Most profiles one warm-up may name. */
+export const MAX_REFRESH_CLIENTS = 20;
+
 const FIELDS = new Set(['client', 'scopes', 'rejectedTokenHash']);
+const REFRESH_FIELDS = new Set(['action', 'clients']);
+
+/** True for an event that asks for a warm-up rather than a token. */
+export function isRefreshEvent(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && 'action' in event;
+}
+
+export function parseRefreshRequest(event: unknown): RefreshRequest {
+  const raw = event as Record<string, unknown>;
+  const unknown = Object.keys(raw).find((key) => !REFRESH_FIELDS.has(key));
+  if (unknown !== undefined) {
+    throw new ValidationError(printable(unknown), 'is not a refresh request field');
+  }
+  if (raw.action !== 'refresh') throw new ValidationError('action', 'must be "refresh"');
+  const clients = raw.clients;
+  if (!Array.isArray(clients) || clients.length === 0 || clients.length > MAX_REFRESH_CLIENTS) {
+    throw new ValidationError(
+      'clients',
+      `must be an array of 1 to ${MAX_REFRESH_CLIENTS} profile names`,
+    );
+  }
+  clients.forEach((name, index) => {
+    if (typeof name !== 'string' || !isProfileName(name)) {
+      throw new ValidationError(`clients[${index}]`, 'must be a profile name');
+    }
+  });
+  return { action: 'refresh', clients: [...new Set(clients as string[])] };
+}
 const TOKEN_HASH = new RegExp(`^[0-9a-f]{${TOKEN_HASH_HEX_CHARS}}$`);
 
 export function parseBrokerRequest(event: unknown): BrokerRequest {
@@ -73,6 +113,12 @@ function client(value: unknown): string {
 
 function scopes(value: unknown): string[] {
   if (!Array.isArray(value)) throw new ValidationError('scopes', 'must be an array of strings');
+  if (value.length === 0) {
+    throw new ValidationError(
+      'scopes',
+      "must not be empty; leave it out for the profile's default",
+    );
+  }
   if (value.length > MAX_SCOPES) {
     throw new ValidationError('scopes', `must hold at most ${MAX_SCOPES} entries`);
   }

@@ -1,146 +1,447 @@
 /**
  * The token broker's core: serve a valid token for a client profile and a set
- * of scopes, from the shared DynamoDB cache when it holds one that is still
- * servable, otherwise from the token endpoint. A cache that fails is treated
- * as a miss, never as an outage, and a failed token request is never cached.
+ * of scopes with one token request per token lifetime for the whole fleet.
+ *
+ * Tiers, in order: this environment's memory, the shared DynamoDB item, the
+ * token endpoint. Inside one environment concurrent requests for a key share
+ * one lookup (single flight); across environments a lease on the item lets
+ * one fetch while the others poll. A token in the last quarter of its life is
+ * still served at once while one environment refreshes it in the background.
+ * Failures are never cached; a cache that fails is a miss, not an outage; a
+ * refresh that fails never evicts a token that is still valid.
+ * `docs/fleet-cache.md` describes the item's states and why this is safe.
  */
+import { randomUUID } from 'node:crypto';
 import { tokenCacheKey } from './cache-key.js';
 import type { ClientProfileStore, ProfileLookup } from './client-profile-store.js';
-import { epochSecs, systemClock, type Clock } from './clock.js';
+import { epochSecs, realSleep, systemClock, type Clock, type Sleep } from './clock.js';
+import {
+  COOLDOWN_AFTER_FAILURES,
+  COOLDOWN_BASE_MS,
+  COOLDOWN_MAX_MS,
+  LEASE_DURATION_MS,
+  LEASE_POLL_BASE_MS,
+  LEASE_POLL_MAX_MS,
+  LEASE_WAIT_DEADLINE_MS,
+  REFRESH_AHEAD_RATIO,
+} from './constants.js';
 import { BrokerError } from './errors.js';
 import { isServable } from './expiry.js';
 import type { Log } from './logger.js';
+import { noMetrics, type BrokerMetrics } from './metrics.js';
 import { tokenHash } from './redact.js';
 import { normalizeScopes } from './scopes.js';
-import type { BrokerRequest, BrokerTokenReply } from './broker-request.js';
+import { SingleFlight } from './single-flight.js';
+import type { BrokerRequest, BrokerTokenReply, TokenSource } from './broker-request.js';
 import type { TokenEndpointClient } from './token-endpoint.js';
-import type { CachedToken, TokenTable } from './token-table.js';
+import type { CachedToken, TokenItem, TokenTable } from './token-table.js';
+
+export interface TokenBrokerOptions {
+  /** How long a lease lets one environment fetch; default 10 s. */
+  leaseMs?: number;
+  /** Longest a request waits on another environment's fetch; default 9 s. */
+  leaseWaitMs?: number;
+  /** Share of the lifetime, at its end, in which a token is refreshed ahead; default 0.25. */
+  refreshAheadRatio?: number;
+}
 
 export interface TokenBrokerDeps {
   profiles: ClientProfileStore;
   tokenEndpoint: TokenEndpointClient;
   tokens: TokenTable;
   log: Log;
+  metrics?: BrokerMetrics;
   clock?: Clock;
+  sleep?: Sleep;
+  random?: () => number;
+  /** Names this environment as a lease owner in logs; default a random id. */
+  environmentId?: string;
+  options?: TokenBrokerOptions;
 }
+
+/**
+ * What a scheduled refresh did for one profile: nothing needed, a new token,
+ * or nothing because another environment holds the lease or a cooldown runs.
+ */
+export type RefreshOutcome = 'fresh' | 'refreshed' | 'skipped';
 
 /** Refusals after which the secret may have been rotated (RFC 6749 §5.2). */
 const CREDENTIAL_REFUSALS = new Set(['invalid_client', 'unauthorized_client']);
 
+/** One lookup: the profile, the scopes asked for and the key they share. */
+interface Lookup {
+  profileName: string;
+  profile: ProfileLookup;
+  scopes: string[];
+  cacheKey: string;
+  /** Hash of a token an API refused; never served again. */
+  rejectedHash?: string;
+}
+
 export class TokenBroker {
+  private readonly memory = new Map<string, { token: CachedToken; version: number }>();
+  private readonly lookups = new SingleFlight<BrokerTokenReply>();
+  private readonly refreshes = new SingleFlight<RefreshOutcome>();
   private readonly clock: Clock;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+  private readonly metrics: BrokerMetrics;
+  private readonly leaseMs: number;
+  private readonly leaseWaitMs: number;
+  private readonly refreshAheadRatio: number;
 
   constructor(private readonly deps: TokenBrokerDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.sleep = deps.sleep ?? realSleep;
+    this.random = deps.random ?? Math.random;
+    this.metrics = deps.metrics ?? noMetrics;
+    this.leaseMs = deps.options?.leaseMs ?? LEASE_DURATION_MS;
+    this.leaseWaitMs = deps.options?.leaseWaitMs ?? LEASE_WAIT_DEADLINE_MS;
+    this.refreshAheadRatio = deps.options?.refreshAheadRatio ?? REFRESH_AHEAD_RATIO;
   }
 
+  /** A token servable beyond its expiry buffer, from the nearest tier that has one. */
   async getToken(request: BrokerRequest): Promise<BrokerTokenReply> {
-    const lookup = await this.deps.profiles.get(request.client);
-    const scopes = normalizeScopes(request.scopes ?? lookup.profile.scopes);
-    const cacheKey = tokenCacheKey(lookup.profile.tokenUrl, lookup.profile.clientId, scopes);
+    const lookup = await this.lookup(request);
+    if (lookup.rejectedHash) await this.forgetRejected(lookup);
 
-    if (request.rejectedTokenHash) await this.invalidate(cacheKey, request.rejectedTokenHash);
-    const cached = await this.readCache(cacheKey, request.client);
-    if (cached && cached.tokenHash !== request.rejectedTokenHash) {
-      this.deps.log.debug('token served from cache', logFields(cached));
-      return reply(cached, 'cache');
+    const held = this.memory.get(lookup.cacheKey);
+    if (held && this.servable(held.token, lookup)) {
+      this.metrics.count('BrokerMemoryHit');
+      this.refreshAheadIfDue(lookup, held.token, held.version);
+      return reply(held.token, 'broker_memory');
     }
-
-    const fresh = await this.fetchToken(request.client, lookup, scopes, cacheKey);
-    await this.store(fresh);
-    this.deps.log.info('token obtained from token endpoint', logFields(fresh));
-    return reply(fresh, 'token_endpoint');
+    const flightKey = `${lookup.cacheKey}:${lookup.rejectedHash ?? ''}`;
+    return this.lookups.run(flightKey, () => this.fromFleet(lookup));
   }
 
-  private async readCache(cacheKey: string, profile: string): Promise<CachedToken | undefined> {
-    try {
-      const cached = await this.deps.tokens.get(cacheKey);
-      if (cached && isServable(cached, this.clock())) return cached;
-      if (cached) this.deps.log.debug('cached token past its expiry buffer', logFields(cached));
-      return undefined;
-    } catch (error) {
-      this.deps.log.warn('token cache unavailable, treated as a miss', {
-        profile,
-        errorName: nameOf(error),
-      });
-      return undefined;
+  /**
+   * For the scheduled warm-up: makes sure the profile's default token is not
+   * in its refresh window, refreshing it now (and waiting for it) if it is.
+   */
+  async refresh(client: string): Promise<RefreshOutcome> {
+    const lookup = await this.lookup({ client });
+    const item = await this.deps.tokens.get(lookup.cacheKey);
+    if (item.token && this.servable(item.token, lookup) && !this.dueForRefresh(item.token)) {
+      this.remember(item.token, item.version);
+      return 'fresh';
+    }
+    return this.refreshUnderLease(lookup, item.token ? item.version : undefined);
+  }
+
+  /** Resolves once background refreshes started so far have settled (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.refreshes.settled();
+  }
+
+  private async lookup(request: BrokerRequest): Promise<Lookup> {
+    const profile = await this.deps.profiles.get(request.client);
+    const scopes = normalizeScopes(request.scopes ?? profile.profile.scopes);
+    return {
+      profileName: request.client,
+      profile,
+      scopes,
+      cacheKey: tokenCacheKey(profile.profile, scopes),
+      ...(request.rejectedTokenHash ? { rejectedHash: request.rejectedTokenHash } : {}),
+    };
+  }
+
+  /** Shared cache, else a lease and a fetch, else a wait on whoever holds the lease. */
+  private async fromFleet(lookup: Lookup): Promise<BrokerTokenReply> {
+    const deadline = this.clock() + this.leaseWaitMs;
+    const waitStartedMs = this.clock();
+    let waited = false;
+
+    for (let poll = 0; ; poll++) {
+      let item: TokenItem;
+      try {
+        item = await this.deps.tokens.get(lookup.cacheKey);
+      } catch (error) {
+        return this.withoutCache(lookup, error);
+      }
+      if (waited) this.metrics.duration('LeaseWaitDuration', this.clock() - waitStartedMs);
+
+      if (item.token && this.servable(item.token, lookup)) {
+        this.metrics.count('SharedCacheHit');
+        this.remember(item.token, item.version);
+        this.refreshAheadIfDue(lookup, item.token, item.version);
+        return reply(item.token, 'cache');
+      }
+      if (item.cooldownUntilMs !== undefined && item.cooldownUntilMs > this.clock()) {
+        throw this.coolingDown(lookup, item.cooldownUntilMs);
+      }
+      if (!this.leaseLive(item)) {
+        const outcome = await this.tryFetchUnderLease(lookup, item);
+        if (outcome) return outcome;
+        continue;
+      }
+      if (this.clock() >= deadline) throw this.waitedTooLong(lookup);
+      if (!waited) this.metrics.count('LeaseWait');
+      waited = true;
+      await this.sleep(this.pollDelayMs(poll, item, deadline));
     }
   }
 
-  private async invalidate(cacheKey: string, hash: string): Promise<void> {
+  /** Takes the lease and fetches; undefined if another environment won the race. */
+  private async tryFetchUnderLease(
+    lookup: Lookup,
+    item: TokenItem,
+  ): Promise<BrokerTokenReply | undefined> {
+    const leaseId = this.newLeaseId();
+    let acquired: boolean;
     try {
-      const deleted = await this.deps.tokens.deleteIfHolds(cacheKey, hash);
-      this.deps.log.info('rejected token reported', { tokenHash: hash, evicted: deleted });
-    } catch (error) {
-      this.deps.log.warn('rejected token could not be evicted', {
-        tokenHash: hash,
-        errorName: nameOf(error),
+      acquired = await this.deps.tokens.acquireLease(lookup.cacheKey, {
+        leaseId,
+        nowMs: this.clock(),
+        leaseMs: this.leaseMs,
       });
+    } catch (error) {
+      return this.withoutCache(lookup, error);
     }
+    if (!acquired) return undefined;
+
+    const token = await this.fetchAndStore(lookup, leaseId, item.failures, 'foreground');
+    return reply(token, 'token_endpoint');
+  }
+
+  /** Refresh ahead in the background: the caller already has a valid token. */
+  private refreshAheadIfDue(lookup: Lookup, token: CachedToken, version: number): void {
+    if (!this.dueForRefresh(token) || this.refreshes.has(lookup.cacheKey)) return;
+    this.metrics.count('RefreshAhead');
+    void this.refreshes
+      .run(lookup.cacheKey, () => this.refreshUnderLease(lookup, version))
+      .catch((error: unknown) => {
+        this.deps.log.warn('refresh ahead failed, current token kept', {
+          profile: lookup.profileName,
+          tokenHash: token.tokenHash,
+          errorName: error instanceof Error ? error.name : 'UnknownError',
+          code: error instanceof BrokerError ? error.code : undefined,
+        });
+      });
+  }
+
+  /** Refreshes if this environment can take the lease while the item is at `version`. */
+  private async refreshUnderLease(lookup: Lookup, version?: number): Promise<RefreshOutcome> {
+    const leaseId = this.newLeaseId();
+    const acquired = await this.deps.tokens.acquireLease(lookup.cacheKey, {
+      leaseId,
+      nowMs: this.clock(),
+      leaseMs: this.leaseMs,
+      ...(version === undefined ? {} : { version }),
+    });
+    if (!acquired) return 'skipped';
+    await this.fetchAndStore(lookup, leaseId, 0, 'background');
+    return 'refreshed';
+  }
+
+  /**
+   * Fetches under a lease this environment holds, stores the token and gives
+   * the lease back. A failure releases the lease, counts against the fleet
+   * and may start a fleet-wide cooldown.
+   */
+  private async fetchAndStore(
+    lookup: Lookup,
+    leaseId: string,
+    priorFailures: number,
+    mode: 'foreground' | 'background',
+  ): Promise<CachedToken> {
+    let token: CachedToken;
+    try {
+      token = await this.fetchToken(lookup);
+    } catch (error) {
+      await this.releaseAfterFailure(lookup, leaseId, error, priorFailures, mode);
+      throw this.logged(error, lookup.profileName);
+    }
+    await this.store(token, leaseId);
+    this.deps.log.info('token obtained from token endpoint', { ...logFields(token), mode });
+    return token;
+  }
+
+  /** Degraded mode: DynamoDB failed, so fetch directly (still one fetch per environment). */
+  private async withoutCache(lookup: Lookup, error: unknown): Promise<BrokerTokenReply> {
+    this.metrics.count('CacheFallback');
+    this.deps.log.warn('token cache unavailable, fetching directly', {
+      profile: lookup.profileName,
+      errorName: error instanceof Error ? error.name : 'UnknownError',
+    });
+    const token = await this.fetchToken(lookup).catch((fetchError: unknown) => {
+      throw this.logged(fetchError, lookup.profileName);
+    });
+    this.remember(token, 0);
+    return reply(token, 'token_endpoint');
   }
 
   /**
    * Requests a token; on a credential refusal, reads the secret again past the
    * cache and retries once, but only if its version changed (a rotation).
    */
-  private async fetchToken(
-    profile: string,
-    lookup: ProfileLookup,
-    scopes: string[],
-    cacheKey: string,
-  ): Promise<CachedToken> {
+  private async fetchToken(lookup: Lookup): Promise<CachedToken> {
     try {
-      return await this.requestFromEndpoint(profile, lookup, scopes, cacheKey);
+      return await this.requestFromEndpoint(lookup, lookup.profile);
     } catch (error) {
-      if (!(error instanceof BrokerError) || !CREDENTIAL_REFUSALS.has(error.code)) {
-        throw this.logged(error, profile);
-      }
-      const reread = await this.deps.profiles.get(profile, { bypassCache: true });
-      if (reread.versionId === lookup.versionId) throw this.logged(error, profile);
-      this.deps.log.info('client secret changed, retrying once', { profile });
-      return this.requestFromEndpoint(profile, reread, scopes, cacheKey).catch((retryError) => {
-        throw this.logged(retryError, profile);
-      });
+      if (!(error instanceof BrokerError) || !CREDENTIAL_REFUSALS.has(error.code)) throw error;
+      const reread = await this.deps.profiles.get(lookup.profileName, { bypassCache: true });
+      if (reread.versionId === lookup.profile.versionId) throw error;
+      this.deps.log.info('client secret changed, retrying once', { profile: lookup.profileName });
+      return this.requestFromEndpoint(lookup, reread);
     }
   }
 
-  private async requestFromEndpoint(
-    profile: string,
-    lookup: ProfileLookup,
-    scopes: string[],
-    cacheKey: string,
-  ): Promise<CachedToken> {
-    const sentAt = epochSecs(this.clock());
-    const grant = await this.deps.tokenEndpoint.requestToken(lookup.profile, scopes);
-    return {
+  private async requestFromEndpoint(lookup: Lookup, profile: ProfileLookup): Promise<CachedToken> {
+    const sentAtMs = this.clock();
+    this.metrics.count('TokenRequest');
+    const grant = await this.deps.tokenEndpoint.requestToken(profile.profile, lookup.scopes);
+    this.metrics.duration('TokenRequestDuration', this.clock() - sentAtMs);
+    const token: CachedToken = {
       ...grant,
-      cacheKey,
+      cacheKey: lookup.cacheKey,
       tokenHash: tokenHash(grant.accessToken),
-      issuedAt: sentAt,
-      clientId: lookup.profile.clientId,
-      profile,
-      requestedScope: scopes.join(' '),
+      issuedAt: epochSecs(sentAtMs),
+      clientId: profile.profile.clientId,
+      profile: lookup.profileName,
+      requestedScope: lookup.scopes.join(' '),
     };
+    // A slow reply can bring a token that is already past its buffer.
+    if (!isServable(token, this.clock())) {
+      throw new BrokerError(
+        'invalid_token_reply',
+        `token for ${lookup.profileName} expired before it could be served ` +
+          `(lifetime ${grant.lifetimeSecs} s)`,
+      );
+    }
+    return token;
   }
 
-  private async store(token: CachedToken): Promise<void> {
+  private async store(token: CachedToken, leaseId: string): Promise<void> {
     try {
-      const outcome = await this.deps.tokens.put(token);
-      if (outcome === 'newer_token_kept') {
-        this.deps.log.debug('cache already holds a later-expiring token', logFields(token));
+      const outcome = await this.deps.tokens.writeToken(token, leaseId, this.clock());
+      if (!outcome.stored) {
+        this.deps.log.debug('a newer token or another lease holder won', logFields(token));
       }
+      this.remember(token, outcome.stored ? outcome.version : 0);
     } catch (error) {
+      this.remember(token, 0);
       this.deps.log.warn('token could not be cached', {
         ...logFields(token),
-        errorName: nameOf(error),
+        errorName: error instanceof Error ? error.name : 'UnknownError',
       });
     }
+  }
+
+  private async releaseAfterFailure(
+    lookup: Lookup,
+    leaseId: string,
+    error: unknown,
+    priorFailures: number,
+    mode: 'foreground' | 'background',
+  ): Promise<void> {
+    this.metrics.count('TokenRequestFailed');
+    const transient = error instanceof BrokerError && error.retryable;
+    // A background fetch may have been frozen with its environment; only what
+    // the server said (a Retry-After) counts against the fleet then.
+    const counts = transient && mode === 'foreground';
+    const cooldownUntilMs = this.cooldownAfter(error, counts ? priorFailures + 1 : 0);
+    try {
+      await this.deps.tokens.releaseLease(lookup.cacheKey, {
+        leaseId,
+        failed: counts,
+        ...(cooldownUntilMs === undefined ? {} : { cooldownUntilMs }),
+      });
+    } catch (releaseError) {
+      this.deps.log.warn('lease could not be released; it lapses by itself', {
+        profile: lookup.profileName,
+        errorName: releaseError instanceof Error ? releaseError.name : 'UnknownError',
+      });
+    }
+  }
+
+  /**
+   * When the fleet should next ask the token server: what a `Retry-After`
+   * said, or after repeated failures an exponential, jittered pause; both
+   * bounded. Refusals start no cooldown: they are reported, not retried.
+   */
+  private cooldownAfter(error: unknown, failures: number): number | undefined {
+    if (!(error instanceof BrokerError) || !error.retryable) return undefined;
+    if (error.retryAfterSecs !== undefined) {
+      return this.clock() + Math.min(error.retryAfterSecs * 1000, COOLDOWN_MAX_MS);
+    }
+    if (failures < COOLDOWN_AFTER_FAILURES) return undefined;
+    const ceiling = Math.min(
+      COOLDOWN_MAX_MS,
+      COOLDOWN_BASE_MS * 2 ** (failures - COOLDOWN_AFTER_FAILURES),
+    );
+    return this.clock() + Math.round(ceiling * (0.5 + this.random() / 2));
+  }
+
+  /** Drops a refused token from memory and, if it is still the one stored, from the table. */
+  private async forgetRejected(lookup: Lookup): Promise<void> {
+    const hash = lookup.rejectedHash as string;
+    if (this.memory.get(lookup.cacheKey)?.token.tokenHash === hash) {
+      this.memory.delete(lookup.cacheKey);
+    }
+    try {
+      const evicted = await this.deps.tokens.invalidate(lookup.cacheKey, hash);
+      this.deps.log.info('rejected token reported', { tokenHash: hash, evicted });
+    } catch (error) {
+      this.deps.log.warn('rejected token could not be evicted', {
+        tokenHash: hash,
+        errorName: error instanceof Error ? error.name : 'UnknownError',
+      });
+    }
+  }
+
+  private servable(token: CachedToken, lookup: Lookup): boolean {
+    return token.tokenHash !== lookup.rejectedHash && isServable(token, this.clock());
+  }
+
+  private dueForRefresh(token: CachedToken): boolean {
+    const refreshAtMs = (token.expiresAt - token.lifetimeSecs * this.refreshAheadRatio) * 1000;
+    return this.clock() >= refreshAtMs;
+  }
+
+  private leaseLive(item: TokenItem): boolean {
+    return item.lease !== undefined && item.lease.expiresAtMs > this.clock();
+  }
+
+  private remember(token: CachedToken, version: number): void {
+    this.memory.set(token.cacheKey, { token, version });
+  }
+
+  /** Jittered, growing pauses, never past the lease's end or the deadline. */
+  private pollDelayMs(poll: number, item: TokenItem, deadline: number): number {
+    const ceiling = Math.min(LEASE_POLL_MAX_MS, LEASE_POLL_BASE_MS * 1.5 ** poll);
+    const jittered = ceiling * (0.5 + this.random() / 2);
+    const untilLeaseEnds = (item.lease?.expiresAtMs ?? 0) - this.clock() + 1;
+    return Math.max(1, Math.round(Math.min(jittered, untilLeaseEnds, deadline - this.clock())));
+  }
+
+  private newLeaseId(): string {
+    return `${this.deps.environmentId ?? 'env'}:${randomUUID()}`;
+  }
+
+  private coolingDown(lookup: Lookup, untilMs: number): BrokerError {
+    this.metrics.count('CooldownServed');
+    const retryAfterSecs = Math.max(1, Math.ceil((untilMs - this.clock()) / 1000));
+    return new BrokerError(
+      'token_endpoint_unavailable',
+      `token endpoint for ${lookup.profileName} is cooling down after failures; ` +
+        `retry after ${retryAfterSecs} s`,
+      { retryable: true, retryAfterSecs },
+    );
+  }
+
+  private waitedTooLong(lookup: Lookup): BrokerError {
+    return new BrokerError(
+      'token_endpoint_unavailable',
+      `timed out waiting for another environment's token request for ${lookup.profileName}`,
+      { retryable: true },
+    );
   }
 
   private logged(error: unknown, profile: string): unknown {
     if (error instanceof BrokerError) {
-      const level = error.retryable ? 'warn' : 'error';
-      this.deps.log[level]('token request refused or failed', {
+      if (!error.retryable) this.metrics.count('Refusal');
+      this.deps.log[error.retryable ? 'warn' : 'error']('token request refused or failed', {
         profile,
         code: error.code,
         retryable: error.retryable,
@@ -151,7 +452,7 @@ export class TokenBroker {
   }
 }
 
-function reply(token: CachedToken, source: BrokerTokenReply['source']): BrokerTokenReply {
+function reply(token: CachedToken, source: TokenSource): BrokerTokenReply {
   return {
     accessToken: token.accessToken,
     tokenType: 'Bearer',
@@ -169,8 +470,4 @@ function logFields(token: CachedToken) {
     tokenHash: token.tokenHash,
     expiresAt: token.expiresAt,
   };
-}
-
-function nameOf(error: unknown): string {
-  return error instanceof Error ? error.name : 'UnknownError';
 }

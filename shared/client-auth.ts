@@ -56,6 +56,27 @@ export async function clientCredentials(
   }
 }
 
+/**
+ * Every form in which the profile's credential may come back in a reply: as
+ * is, percent-encoded, form-encoded (as `client_secret_post` sends it) and as
+ * the Basic credential. Messages and logs are redacted of all of them.
+ */
+export function credentialForms(profile: ClientProfile): string[] {
+  const forms: string[] = [];
+  if (profile.clientSecret) {
+    const pair = `${formEncode(profile.clientId)}:${formEncode(profile.clientSecret)}`;
+    forms.push(
+      profile.clientSecret,
+      encodeURIComponent(profile.clientSecret),
+      formEncode(profile.clientSecret),
+      Buffer.from(pair).toString('base64'),
+    );
+  }
+  if (profile.privateKey) forms.push(profile.privateKey);
+  // Longest first, so a longer form is never half-replaced by a shorter one.
+  return [...new Set(forms)].sort((a, b) => b.length - a.length);
+}
+
 /** `application/x-www-form-urlencoded` encoding of one value. */
 export function formEncode(value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2);

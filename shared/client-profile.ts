@@ -3,6 +3,7 @@
  * client, stored as one JSON secret in Secrets Manager. Validation names the
  * field at fault and never echoes a value, since the document holds a secret.
  */
+import { isIPv4 } from 'node:net';
 import { ValidationError } from './errors.js';
 import { isScopeToken, MAX_SCOPES, normalizeScopes } from './scopes.js';
 
@@ -89,7 +90,8 @@ export function parseClientProfile(document: string): ClientProfile {
 export function isAllowedTokenUrl(url: URL): boolean {
   if (url.protocol === 'https:') return true;
   if (url.protocol !== 'http:') return false;
-  return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname);
+  const host = url.hostname;
+  return host === 'localhost' || host === '[::1]' || (isIPv4(host) && host.startsWith('127.'));
 }
 
 function parseJsonObject(document: string): Record<string, unknown> {

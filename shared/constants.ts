@@ -70,3 +70,30 @@ export const SYNC_RUN_RETENTION_SECS = 90 * 86_400;
 
 /** Length, in hex characters, of the short hash that identifies a token. */
 export const TOKEN_HASH_HEX_CHARS = 12;
+
+/** How long a lease lets one environment fetch while the others wait. */
+export const LEASE_DURATION_MS = 10_000;
+
+/** Longest a request waits for another environment's fetch. */
+export const LEASE_WAIT_DEADLINE_MS = 9_000;
+
+/** First poll while waiting on a lease; grows 1.5× per poll, with jitter. */
+export const LEASE_POLL_BASE_MS = 50;
+
+/** Longest pause between two polls while waiting on a lease. */
+export const LEASE_POLL_MAX_MS = 500;
+
+/** A token is refreshed ahead once it enters the last 25 % of its lifetime. */
+export const REFRESH_AHEAD_RATIO = 0.25;
+
+/** Consecutive failed fetches after which the whole fleet backs off. */
+export const COOLDOWN_AFTER_FAILURES = 3;
+
+/** First fleet-wide backoff after repeated failures; doubled per failure. */
+export const COOLDOWN_BASE_MS = 1_000;
+
+/** Ceiling of any fleet-wide backoff, `Retry-After` included. */
+export const COOLDOWN_MAX_MS = 5 * 60_000;
+
+/** Largest random delay before a scheduled warm-up refreshes, spreading them out. */
+export const WARM_UP_JITTER_MS = 5_000;

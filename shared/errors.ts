@@ -24,6 +24,8 @@ export type BrokerErrorCode =
 
 interface ErrorDetails {
   retryable?: boolean;
+  /** How long the caller should wait before trying again, when known. */
+  retryAfterSecs?: number;
   cause?: unknown;
 }
 
@@ -32,21 +34,29 @@ export class BrokerError extends Error {
   override readonly name: string = 'BrokerError';
   readonly code: BrokerErrorCode;
   readonly retryable: boolean;
+  readonly retryAfterSecs?: number;
 
   constructor(code: BrokerErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, { cause: details.cause });
     this.code = code;
     this.retryable = details.retryable ?? false;
+    if (details.retryAfterSecs !== undefined) this.retryAfterSecs = details.retryAfterSecs;
   }
 
   /** The shape returned to callers: `{ error: { code, message, retryable } }`. */
   toReply(): BrokerErrorReply {
-    return { error: { code: this.code, message: this.message, retryable: this.retryable } };
+    const error: BrokerErrorReply['error'] = {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+    };
+    if (this.retryAfterSecs !== undefined) error.retryAfterSecs = this.retryAfterSecs;
+    return { error };
   }
 }
 
 export interface BrokerErrorReply {
-  error: { code: BrokerErrorCode; message: string; retryable: boolean };
+  error: { code: BrokerErrorCode; message: string; retryable: boolean; retryAfterSecs?: number };
 }
 
 /** An event, request or record that fails validation; `field` names the culprit. */
@@ -84,6 +94,8 @@ export class StockSyncError extends Error {
       | 'stocks_api_unavailable'
       | 'stocks_api_unauthorized'
       | 'invalid_page'
+      | 'catalogue_changed'
+      | 'catalogue_incomplete'
       | 'write_incomplete'
       | 'token_unavailable'
       | 'run_failed',

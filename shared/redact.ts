@@ -26,13 +26,18 @@ const PREVIEW_CHARS = 60;
 export function bodyPreview(body: string, secrets: readonly string[] = []): string {
   // Secrets are removed from the whole body before it is cut, so a secret
   // straddling the cut can never survive in part.
-  let preview = body;
-  for (const secret of secrets) {
-    if (secret) preview = preview.split(secret).join('[redacted]');
-  }
-  return preview
+  return redactSecrets(body, secrets)
     .replace(/[A-Za-z0-9+/=_.-]{24,}/g, '[redacted]')
     .replace(/\s+/g, ' ')
     .trim()
     .slice(0, PREVIEW_CHARS);
+}
+
+/** `text` with every occurrence of each secret replaced by `[redacted]`. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let redacted = text;
+  for (const secret of secrets) {
+    if (secret) redacted = redacted.split(secret).join('[redacted]');
+  }
+  return redacted;
 }

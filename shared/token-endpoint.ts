@@ -8,7 +8,7 @@
 import { readBounded, transportFailure } from './http.js';
 import type { ClientProfile } from './client-profile.js';
 import { isAllowedTokenUrl } from './client-profile.js';
-import { clientCredentials } from './client-auth.js';
+import { clientCredentials, credentialForms } from './client-auth.js';
 import { epochSecs, realSleep, systemClock, type Clock, type Sleep } from './clock.js';
 import {
   DEFAULT_TOKEN_LIFETIME_SECS,
@@ -47,6 +47,9 @@ export const TOKEN_DEADLINE_MS = 8_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
 const DEFAULT_BASE_DELAY_MS = 200;
 
+/** An attempt is not started with less time than this left before the deadline. */
+const MIN_ATTEMPT_MS = 500;
+
 export class TokenEndpointClient {
   private readonly fetch: typeof fetch;
   private readonly clock: Clock;
@@ -67,12 +70,13 @@ export class TokenEndpointClient {
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
 
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(profile, scopes);
+      const outcome = await this.attempt(profile, scopes, deadline);
       if (outcome.kind === 'token') return outcome.grant;
       if (outcome.kind === 'refused') throw outcome.error;
 
       const waitMs = outcome.retryAfterMs ?? this.backoffMs(attempt);
-      const lastAttempt = attempt >= maxAttempts || this.clock() + waitMs >= deadline;
+      const lastAttempt =
+        attempt >= maxAttempts || this.clock() + waitMs + MIN_ATTEMPT_MS >= deadline;
       this.options.log.warn('token request failed', {
         tokenUrl: profile.tokenUrl,
         clientId: profile.clientId,
@@ -87,12 +91,18 @@ export class TokenEndpointClient {
     }
   }
 
-  private async attempt(profile: ClientProfile, scopes: readonly string[]) {
+  private async attempt(profile: ClientProfile, scopes: readonly string[], deadline: number) {
     const requestedScope = scopes.join(' ');
     const sentAtMs = this.clock();
+    // Built outside the try: a profile that cannot sign is refused, not retried.
+    const request = await tokenRequest(profile, requestedScope, epochSecs(sentAtMs));
+    const timeoutMs = Math.min(
+      this.options.requestTimeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS,
+      Math.max(MIN_ATTEMPT_MS, deadline - sentAtMs),
+    );
     let reply: RawTokenReply;
     try {
-      reply = await this.post(profile, requestedScope);
+      reply = await this.post(profile.tokenUrl, request, timeoutMs);
     } catch (error) {
       return { kind: 'retry' as const, reason: transportFailure(error), status: 0 };
     }
@@ -101,18 +111,22 @@ export class TokenEndpointClient {
       requestedScope,
       defaultLifetimeSecs: this.options.defaultLifetimeSecs ?? DEFAULT_TOKEN_LIFETIME_SECS,
       maxLifetimeSecs: this.options.maxLifetimeSecs ?? MAX_TOKEN_LIFETIME_SECS,
-      secrets: [profile.clientSecret ?? '', profile.privateKey ?? ''],
+      secrets: credentialForms(profile),
     });
   }
 
-  private async post(profile: ClientProfile, scope: string): Promise<RawTokenReply> {
-    const { body, headers } = await tokenRequest(profile, scope, epochSecs(this.clock()));
-    const response = await this.fetch(profile.tokenUrl, {
+  private async post(
+    tokenUrl: string,
+    request: { body: string; headers: Record<string, string> },
+    timeoutMs: number,
+  ): Promise<RawTokenReply> {
+    const response = await this.fetch(tokenUrl, {
       method: 'POST',
-      headers,
-      body,
+      headers: request.headers,
+      body: request.body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS),
+      // One signal for the reply and its body, so a trickling body cannot outlast it.
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await readBounded(response, this.options.maxReplyBytes ?? TOKEN_REPLY_MAX_BYTES);
     return { status: response.status, headers: response.headers, body: text };
@@ -163,11 +177,11 @@ function unavailable(
   retryAfterMs?: number,
 ): BrokerError {
   const statusText = status ? `HTTP ${status}, ` : '';
-  const after =
-    retryAfterMs === undefined ? '' : `, retry after ${Math.ceil(retryAfterMs / 1000)} s`;
+  const retryAfterSecs = retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000);
+  const after = retryAfterSecs === undefined ? '' : `, retry after ${retryAfterSecs} s`;
   return new BrokerError(
     'token_endpoint_unavailable',
     `token endpoint ${new URL(profile.tokenUrl).host} unavailable (${statusText}${reason}${after})`,
-    { retryable: true },
+    { retryable: true, ...(retryAfterSecs === undefined ? {} : { retryAfterSecs }) },
   );
 }

@@ -11,7 +11,7 @@
  * with status 200) are exactly where such libraries are strict by design.
  */
 import { BrokerError, type BrokerErrorCode } from './errors.js';
-import { bodyPreview } from './redact.js';
+import { bodyPreview, redactSecrets } from './redact.js';
 import type { TokenGrant } from './token-grant.js';
 
 /** What the transport saw: status, headers and the body it read. */
@@ -58,6 +58,9 @@ const WRONG_ENDPOINT_STATUSES = new Set([404, 405, 410, 501]);
 
 const DESCRIPTION_MAX_CHARS = 200;
 
+/** RFC 6750 §2.1 sends the token in a header: visible ASCII only, no spaces. */
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
 export function classifyTokenReply(reply: RawTokenReply, context: ReplyContext): TokenReplyOutcome {
   const json = parseJsonObject(reply.body);
 
@@ -80,7 +83,7 @@ function oauthError(
   reply: RawTokenReply,
   context: ReplyContext,
 ): TokenReplyOutcome {
-  const code = cleanText(String(json.error), 64);
+  const code = errorCode(json.error, context.secrets);
   if (TRANSIENT_OAUTH_ERRORS.has(code) || reply.status === 429 || reply.status >= 500) {
     return retry(reply, `token endpoint said ${code}`);
   }
@@ -88,11 +91,25 @@ function oauthError(
     typeof json.error_description === 'string'
       ? cleanText(redactSecrets(json.error_description, context.secrets), DESCRIPTION_MAX_CHARS)
       : '';
-  const mapped = OAUTH_ERROR_CODES[code] ?? 'token_request_refused';
+  const mapped = Object.hasOwn(OAUTH_ERROR_CODES, code)
+    ? (OAUTH_ERROR_CODES[code] as BrokerErrorCode)
+    : 'token_request_refused';
   const message =
     `token endpoint refused the request: ${code} (HTTP ${reply.status})` +
     (description ? `: ${description}` : '');
   return { kind: 'refused', error: new BrokerError(mapped, message) };
+}
+
+/**
+ * The `error` code, if it looks like one (RFC 6749 §5.2 allows printable
+ * ASCII only); anything else is replaced, since a server could echo any
+ * request field there.
+ */
+function errorCode(value: unknown, secrets: readonly string[]): string {
+  if (typeof value !== 'string' || !/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(value)) {
+    return 'non_standard_error';
+  }
+  return redactSecrets(value, secrets) === value ? value : 'non_standard_error';
 }
 
 function refusedCredentials(reply: RawTokenReply): TokenReplyOutcome {
@@ -125,6 +142,9 @@ function tokenFrom(json: Record<string, unknown>, context: ReplyContext): TokenR
   const accessToken = json.access_token;
   if (typeof accessToken !== 'string' || accessToken.length === 0) {
     return invalidReply('access_token', 'is missing or empty');
+  }
+  if (!VISIBLE_ASCII.test(accessToken)) {
+    return invalidReply('access_token', 'holds characters a bearer header cannot carry');
   }
   if (typeof json.token_type !== 'string' || json.token_type.toLowerCase() !== 'bearer') {
     return invalidReply('token_type', 'is not Bearer');
@@ -204,13 +224,6 @@ function parseJsonObject(body: string): Record<string, unknown> | undefined {
 function describeBody(reply: RawTokenReply, context: ReplyContext): string {
   const type = cleanText(reply.headers.get('content-type') ?? 'no content type', 40);
   return `${type}: "${bodyPreview(reply.body, context.secrets)}"`;
-}
-
-function redactSecrets(text: string, secrets: readonly string[]): string {
-  return secrets.reduce(
-    (out, secret) => (secret ? out.split(secret).join('[redacted]') : out),
-    text,
-  );
 }
 
 /** Single-line, printable, bounded text for messages. */

@@ -1,18 +1,27 @@
 /**
  * The DynamoDB table through which the whole fleet shares tokens. One item per
- * cache key holds the token, its absolute expiry in epoch seconds and a TTL
- * attribute equal to that expiry. TTL deletes lazily, often days late, so the
- * item's presence proves nothing: readers compare `expiresAt` with the clock.
+ * cache key holds the current token, a fencing `version`, at most one lease
+ * and any fleet-wide cooldown. Every write is conditional; `docs/fleet-cache.md`
+ * describes the item's states and who may write what.
  *
- * Writes are conditional, so a token never replaces one that expires later,
- * and invalidation compares the token's hash before deleting, so a caller
- * reporting an old rejected token cannot evict its successor.
+ * - A **lease** (`leaseId`, `leaseExpiresAtMs`) lets one environment fetch
+ *   while the others wait. It is taken only when none is live and no cooldown
+ *   runs; a holder that dies costs at most one lease period.
+ * - A **token write** succeeds only if no one else holds a live lease and the
+ *   table holds no token that expires later, so a stale writer can never
+ *   overwrite a newer token. Each write increments `version`.
+ * - **Invalidation** removes the token only if its hash still matches, so a
+ *   report about an old token cannot evict its successor.
+ * - TTL (`ttl`, epoch seconds) deletes lazily, often days late: the item's
+ *   presence proves nothing, and readers compare `expiresAt` with the clock.
+ *
+ * Only single-item conditional writes are used (no transactions), so dynalite
+ * runs the same code locally.
  */
 import {
   ConditionalCheckFailedException,
-  DeleteItemCommand,
   GetItemCommand,
-  PutItemCommand,
+  UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
@@ -32,7 +41,36 @@ export interface CachedToken extends TokenGrant {
   requestedScope: string;
 }
 
-export type PutOutcome = 'stored' | 'newer_token_kept';
+/** Everything the table knows about one cache key. */
+export interface TokenItem {
+  token?: CachedToken;
+  /** Incremented by every token write; 0 when none was ever written. */
+  version: number;
+  lease?: { id: string; expiresAtMs: number };
+  /** Epoch ms before which no environment may ask the token server. */
+  cooldownUntilMs?: number;
+  /** Consecutive failed fetches since the last token was written. */
+  failures: number;
+}
+
+/** `stored` with the item's new version, or `superseded` by another writer. */
+export type WriteOutcome = { stored: true; version: number } | { stored: false };
+
+export interface LeaseRequest {
+  leaseId: string;
+  nowMs: number;
+  leaseMs: number;
+  /** Take the lease only while the item is still at this version (refresh ahead). */
+  version?: number;
+}
+
+export interface LeaseRelease {
+  leaseId: string;
+  /** Count this release as a failed fetch. */
+  failed: boolean;
+  /** Fleet-wide cooldown to store, epoch ms. */
+  cooldownUntilMs?: number;
+}
 
 export class TokenTable {
   constructor(
@@ -40,58 +78,147 @@ export class TokenTable {
     private readonly tableName: string,
   ) {}
 
-  /** The item under `cacheKey` read with `ConsistentRead`, or undefined. */
-  async get(cacheKey: string): Promise<CachedToken | undefined> {
+  /** The item under `cacheKey`, read with `ConsistentRead`. */
+  async get(cacheKey: string): Promise<TokenItem> {
     const reply = await this.dynamo.send(
       new GetItemCommand({
         TableName: this.tableName,
-        Key: { cacheKey: { S: cacheKey } },
+        Key: key(cacheKey),
         ConsistentRead: true,
       }),
     );
-    return reply.Item ? fromItem(reply.Item) : undefined;
+    return reply.Item ? fromItem(reply.Item) : { version: 0, failures: 0 };
   }
 
-  /** Stores the token unless the table already holds one that expires later. */
-  async put(token: CachedToken): Promise<PutOutcome> {
-    try {
-      await this.dynamo.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: toItem(token),
-          ConditionExpression: 'attribute_not_exists(cacheKey) OR expiresAt < :expiresAt',
-          ExpressionAttributeValues: { ':expiresAt': { N: String(token.expiresAt) } },
-        }),
-      );
-      return 'stored';
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return 'newer_token_kept';
-      throw error;
+  /** Takes the lease if none is live and no cooldown runs; false if another holds it. */
+  async acquireLease(cacheKey: string, request: LeaseRequest): Promise<boolean> {
+    const values: Record<string, AttributeValue> = {
+      ':id': { S: request.leaseId },
+      ':now': { N: String(request.nowMs) },
+      ':until': { N: String(request.nowMs + request.leaseMs) },
+      ':ttl': { N: String(Math.ceil((request.nowMs + request.leaseMs) / 1000)) },
+    };
+    let condition =
+      '(attribute_not_exists(leaseExpiresAtMs) OR leaseExpiresAtMs < :now) AND ' +
+      '(attribute_not_exists(cooldownUntilMs) OR cooldownUntilMs < :now)';
+    if (request.version !== undefined) {
+      condition += ' AND version = :version';
+      values[':version'] = { N: String(request.version) };
     }
+    const taken = await this.conditional(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key(cacheKey),
+        UpdateExpression:
+          'SET leaseId = :id, leaseExpiresAtMs = :until, #ttl = if_not_exists(#ttl, :ttl)',
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return taken !== undefined;
   }
 
-  /** Deletes the item only if it still holds the token with this hash. */
-  async deleteIfHolds(cacheKey: string, hash: string): Promise<boolean> {
+  /**
+   * Writes a fresh token and clears the lease, the cooldown and the failure
+   * count. Refused ('superseded') if another environment holds a live lease
+   * or the table already holds a token that expires later.
+   */
+  async writeToken(token: CachedToken, leaseId: string, nowMs: number): Promise<WriteOutcome> {
+    const fields = tokenFields(token);
+    const names = Object.fromEntries(Object.keys(fields).map((name) => [`#${name}`, name]));
+    const values: Record<string, AttributeValue> = {
+      ...Object.fromEntries(Object.entries(fields).map(([name, value]) => [`:${name}`, value])),
+      ':id': { S: leaseId },
+      ':now': { N: String(nowMs) },
+      ':zero': { N: '0' },
+      ':one': { N: '1' },
+    };
+    const assignments = Object.keys(fields).map((name) => `#${name} = :${name}`);
+    const written = await this.conditional(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key(token.cacheKey),
+        ReturnValues: 'UPDATED_NEW',
+        UpdateExpression:
+          `SET ${assignments.join(', ')}, version = if_not_exists(version, :zero) + :one ` +
+          'REMOVE leaseId, leaseExpiresAtMs, cooldownUntilMs, failures',
+        ConditionExpression:
+          '(attribute_not_exists(leaseId) OR leaseId = :id OR leaseExpiresAtMs < :now) AND ' +
+          '(attribute_not_exists(#expiresAt) OR #expiresAt < :expiresAt)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return written ? { stored: true, version: numberOr(written.version, 0) } : { stored: false };
+  }
+
+  /** Gives the lease back after a failed fetch, recording the failure and any cooldown. */
+  async releaseLease(cacheKey: string, release: LeaseRelease): Promise<void> {
+    const sets: string[] = [];
+    const values: Record<string, AttributeValue> = { ':id': { S: release.leaseId } };
+    if (release.failed) {
+      sets.push('failures = if_not_exists(failures, :zero) + :one');
+      values[':zero'] = { N: '0' };
+      values[':one'] = { N: '1' };
+    }
+    if (release.cooldownUntilMs !== undefined) {
+      sets.push('cooldownUntilMs = :cooldown, #ttl = :cooldownTtl');
+      values[':cooldown'] = { N: String(release.cooldownUntilMs) };
+      values[':cooldownTtl'] = { N: String(Math.ceil(release.cooldownUntilMs / 1000)) };
+    }
+    await this.conditional(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key(cacheKey),
+        UpdateExpression:
+          (sets.length ? `SET ${sets.join(', ')} ` : '') + 'REMOVE leaseId, leaseExpiresAtMs',
+        ConditionExpression: 'leaseId = :id',
+        ...(release.cooldownUntilMs !== undefined
+          ? { ExpressionAttributeNames: { '#ttl': 'ttl' } }
+          : {}),
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /** Removes the token only if it is still the one with this hash. */
+  async invalidate(cacheKey: string, hash: string): Promise<boolean> {
+    const removed = await this.conditional(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key(cacheKey),
+        UpdateExpression:
+          'REMOVE accessToken, tokenHash, expiresAt, lifetimeSecs, issuedAt, #scope, tokenType',
+        ConditionExpression: 'tokenHash = :hash',
+        ExpressionAttributeNames: { '#scope': 'scope' },
+        ExpressionAttributeValues: { ':hash': { S: hash } },
+      }),
+    );
+    return removed !== undefined;
+  }
+
+  /** Sends a conditional write: the attributes it returned, or undefined if its condition failed. */
+  private async conditional(
+    command: UpdateItemCommand,
+  ): Promise<Record<string, AttributeValue> | undefined> {
     try {
-      await this.dynamo.send(
-        new DeleteItemCommand({
-          TableName: this.tableName,
-          Key: { cacheKey: { S: cacheKey } },
-          ConditionExpression: 'tokenHash = :hash',
-          ExpressionAttributeValues: { ':hash': { S: hash } },
-        }),
-      );
-      return true;
+      const output = await this.dynamo.send(command);
+      return output.Attributes ?? {};
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
   }
 }
 
-function toItem(token: CachedToken): Record<string, AttributeValue> {
-  const item: Record<string, AttributeValue> = {
-    cacheKey: { S: token.cacheKey },
+function key(cacheKey: string): Record<string, AttributeValue> {
+  return { cacheKey: { S: cacheKey } };
+}
+
+/** Token attributes as written; empty strings are left out (older emulators refuse them). */
+function tokenFields(token: CachedToken): Record<string, AttributeValue> {
+  const fields: Record<string, AttributeValue> = {
     accessToken: { S: token.accessToken },
     tokenType: { S: token.tokenType },
     tokenHash: { S: token.tokenHash },
@@ -102,14 +229,29 @@ function toItem(token: CachedToken): Record<string, AttributeValue> {
     expiresAt: { N: String(token.expiresAt) },
     ttl: { N: String(token.expiresAt) },
   };
-  // Empty strings are left out: older DynamoDB emulators refuse them.
-  if (token.scope) item.scope = { S: token.scope };
-  if (token.requestedScope) item.requestedScope = { S: token.requestedScope };
-  return item;
+  if (token.scope) fields.scope = { S: token.scope };
+  if (token.requestedScope) fields.requestedScope = { S: token.requestedScope };
+  return fields;
 }
 
-/** An item that is not fully formed is treated as absent, never served. */
-function fromItem(item: Record<string, AttributeValue>): CachedToken | undefined {
+function fromItem(item: Record<string, AttributeValue>): TokenItem {
+  const state: TokenItem = {
+    version: numberOr(item.version, 0),
+    failures: numberOr(item.failures, 0),
+  };
+  const token = tokenFrom(item);
+  if (token) state.token = token;
+  const leaseExpiresAtMs = Number(item.leaseExpiresAtMs?.N);
+  if (item.leaseId?.S && Number.isFinite(leaseExpiresAtMs)) {
+    state.lease = { id: item.leaseId.S, expiresAtMs: leaseExpiresAtMs };
+  }
+  const cooldownUntilMs = Number(item.cooldownUntilMs?.N);
+  if (Number.isFinite(cooldownUntilMs)) state.cooldownUntilMs = cooldownUntilMs;
+  return state;
+}
+
+/** A token that is not fully formed is treated as absent, never served. */
+function tokenFrom(item: Record<string, AttributeValue>): CachedToken | undefined {
   const accessToken = item.accessToken?.S;
   const expiresAt = Number(item.expiresAt?.N);
   const lifetimeSecs = Number(item.lifetimeSecs?.N);
@@ -131,4 +273,9 @@ function fromItem(item: Record<string, AttributeValue>): CachedToken | undefined
     lifetimeSecs,
     expiresAt,
   };
+}
+
+function numberOr(value: AttributeValue | undefined, fallback: number): number {
+  const parsed = Number(value?.N);
+  return Number.isFinite(parsed) ? parsed : fallback;
 }

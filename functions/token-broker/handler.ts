@@ -1,23 +1,34 @@
 /**
  * Token broker Lambda, invoked by other functions through the Lambda Invoke
- * API. Expected failures (a bad request, an unknown client, a refusal by the
- * token server, an unreachable dependency) are returned as data,
- * `{ error: { code, message, retryable } }`, so callers can branch on a stable
- * code; anything unexpected is thrown and surfaces as a function error.
+ * API, and every few minutes by a schedule that refreshes tokens ahead of
+ * their expiry. Expected failures (a bad request, an unknown client, a
+ * refusal by the token server, an unreachable dependency) are returned as
+ * data, `{ error: { code, message, retryable } }`, so callers can branch on a
+ * stable code; anything unexpected is thrown and surfaces as a function error.
  */
+import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { TokenBroker } from '../../shared/broker.js';
-import { parseBrokerRequest, type BrokerTokenReply } from '../../shared/broker-request.js';
+import { TokenBroker, type RefreshOutcome } from '../../shared/broker.js';
+import {
+  isRefreshEvent,
+  parseBrokerRequest,
+  parseRefreshRequest,
+  type BrokerTokenReply,
+} from '../../shared/broker-request.js';
 import { ClientProfileStore } from '../../shared/client-profile-store.js';
+import { realSleep } from '../../shared/clock.js';
 import { readBrokerConfig } from '../../shared/config.js';
+import { WARM_UP_JITTER_MS } from '../../shared/constants.js';
 import { BrokerError, ValidationError, type BrokerErrorReply } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logger.js';
+import { powertoolsMetrics } from '../../shared/metrics.js';
 import { TokenEndpointClient } from '../../shared/token-endpoint.js';
 import { TokenTable } from '../../shared/token-table.js';
 
 const logger = createLogger('token-broker');
+const metrics = powertoolsMetrics('token-broker');
 const config = readBrokerConfig();
 const broker = new TokenBroker({
   profiles: new ClientProfileStore(new SecretsManagerClient({}), {
@@ -30,14 +41,19 @@ const broker = new TokenBroker({
   }),
   tokens: new TokenTable(new DynamoDBClient({}), config.tokensTable),
   log: logger,
+  metrics,
+  environmentId: randomUUID().slice(0, 8),
 });
+
+type RefreshReply = { refreshed: Record<string, RefreshOutcome | BrokerErrorReply['error']> };
 
 export async function handler(
   event: unknown,
   context?: Context,
-): Promise<BrokerTokenReply | BrokerErrorReply> {
+): Promise<BrokerTokenReply | BrokerErrorReply | RefreshReply> {
   if (context) logger.addContext(context);
   try {
+    if (isRefreshEvent(event)) return await warmUp(event);
     return await broker.getToken(parseBrokerRequest(event));
   } catch (error) {
     if (error instanceof ValidationError) {
@@ -46,5 +62,30 @@ export async function handler(
     }
     if (error instanceof BrokerError) return error.toReply();
     throw error;
+  } finally {
+    metrics.publish();
   }
+}
+
+/**
+ * The scheduled refresh: after a random pause, so that stages and regions on
+ * the same schedule do not all call at once, refresh each profile's token if
+ * it is missing or in its refresh window. One profile failing does not stop
+ * the others; the reply says what happened to each.
+ */
+async function warmUp(event: unknown): Promise<RefreshReply> {
+  const request = parseRefreshRequest(event);
+  await realSleep(Math.random() * WARM_UP_JITTER_MS);
+
+  const refreshed: RefreshReply['refreshed'] = {};
+  for (const client of request.clients) {
+    try {
+      refreshed[client] = await broker.refresh(client);
+    } catch (error) {
+      if (!(error instanceof BrokerError)) throw error;
+      refreshed[client] = error.toReply().error;
+    }
+  }
+  logger.info('scheduled refresh done', { refreshed });
+  return { refreshed };
 }

@@ -7,10 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
-import { BrokerError } from '../errors.js';
+import { BrokerError, StockSyncError } from '../errors.js';
 import type { Log } from '../logger.js';
 import { checkStockEntry, type StockRecord } from './stock-record.js';
 import type { StocksApiClient, TokenProvider } from './stocks-api-client.js';
+import type { StocksPage } from './stocks-page.js';
 import type { StockWriter } from './stock-writer.js';
 import { WriteIncompleteError } from './stock-writer.js';
 import type { SyncRunStore, SyncRunSummary } from './sync-run-store.js';
@@ -58,31 +59,63 @@ export async function runStockSync(
 }
 
 async function syncAllPages(summary: SyncRunSummary, deps: StockSyncDeps, clock: Clock) {
+  // Newest `updatedAt` written per key in this run, so an older duplicate on a
+  // later page never overwrites a newer record.
+  const newest = new Map<string, number>();
+  let totalItems = 0;
+
   for (let pageNumber = 1; pageNumber <= Math.max(1, summary.totalPages); pageNumber++) {
     if (pageNumber > MAX_PAGES) throw new Error(`catalogue claims more than ${MAX_PAGES} pages`);
     const { page, tokenReplaced } = await deps.stocksApi.readPage(pageNumber);
     if (tokenReplaced) summary.tokenRefreshes++;
-    summary.totalPages = page.totalPages;
+    if (pageNumber === 1) {
+      summary.totalPages = page.totalPages;
+      totalItems = page.totalItems;
+    } else {
+      assertUnchanged(page, summary.totalPages, totalItems);
+    }
     summary.pages++;
     summary.itemsRead += page.entries.length;
 
-    const records = acceptedRecords(page.entries, pageNumber, summary, deps.log);
+    const records = acceptedRecords(page.entries, pageNumber, summary, newest, deps.log);
     summary.written += await deps.writer.write(
       records,
       summary.runId,
       new Date(clock()).toISOString(),
     );
   }
+  if (summary.itemsRead !== totalItems) {
+    throw new StockSyncError(
+      'catalogue_incomplete',
+      `read ${summary.itemsRead} entries but the catalogue announced ${totalItems}`,
+    );
+  }
 }
 
 /**
- * Valid records of one page, with duplicate keys collapsed to the newest
- * `updatedAt` (one batch may not hold the same key twice).
+ * A catalogue that changes size while it is read cannot be trusted to have
+ * been read whole: entries may have moved between pages already passed.
+ */
+function assertUnchanged(page: StocksPage, totalPages: number, totalItems: number): void {
+  if (page.totalPages !== totalPages || page.totalItems !== totalItems) {
+    throw new StockSyncError(
+      'catalogue_changed',
+      `stocks page ${page.number} announces ${page.totalItems} entries in ${page.totalPages} ` +
+        `pages; page 1 announced ${totalItems} in ${totalPages}`,
+    );
+  }
+}
+
+/**
+ * Valid records of one page that are newer than anything written for their
+ * key in this run. Duplicate keys are counted, and the newest `updatedAt` wins
+ * within the page and across pages.
  */
 function acceptedRecords(
   entries: unknown[],
   pageNumber: number,
   summary: SyncRunSummary,
+  newest: Map<string, number>,
   log: Log,
 ): StockRecord[] {
   const byKey = new Map<string, StockRecord>();
@@ -99,16 +132,15 @@ function acceptedRecords(
       }
       return;
     }
-    const earlier = byKey.get(check.key);
-    if (earlier) summary.duplicates++;
-    if (!earlier || isNewer(check.record, earlier)) byKey.set(check.key, check.record);
+    const updatedAtMs = Date.parse(check.record.updatedAt);
+    const seenMs = newest.get(check.key);
+    if (seenMs !== undefined) summary.duplicates++;
+    // Instants, not text: `…00.500Z` sorts before `…00Z` as a string.
+    if (seenMs !== undefined && seenMs >= updatedAtMs) return;
+    newest.set(check.key, updatedAtMs);
+    byKey.set(check.key, check.record);
   });
   return [...byKey.values()];
-}
-
-/** Compares instants, not text: `…00.500Z` sorts before `…00Z` as a string. */
-function isNewer(record: StockRecord, than: StockRecord): boolean {
-  return Date.parse(record.updatedAt) > Date.parse(than.updatedAt);
 }
 
 function recordFailure(summary: SyncRunSummary, error: unknown): void {

@@ -5,12 +5,7 @@
  * functions print and every reply they return is kept, and the last test
  * searches all of it for the client secret and every token ever issued.
  */
-import {
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduledEvent } from '../../local/scheduled-event.js';
 import {
@@ -20,6 +15,7 @@ import {
   type LocalStack,
 } from '../../local/stack.js';
 import { tokenCacheKey } from '../../shared/cache-key.js';
+import { tokenHash } from '../../shared/redact.js';
 import type { SyncRunSummary } from '../../shared/stocks/sync-run-store.js';
 
 const TOTAL_ITEMS = 3_000;
@@ -143,7 +139,7 @@ describe('stock sync on the local stack', () => {
     expect(summary).toMatchObject({
       status: 'succeeded',
       written: VALID_ITEMS,
-      tokenSource: 'memory',
+      tokenSource: 'caller_memory',
     });
     expect(tokenRequests() - before).toBe(0);
   });
@@ -181,12 +177,18 @@ describe('token broker on the local stack', () => {
 
     const reply = await broker({ client: LOCAL_PROFILE, scopes: ['stocks'] });
 
-    expect(reply).toMatchObject({ tokenType: 'Bearer', scope: 'stocks', source: 'cache' });
+    expect(reply).toMatchObject({ tokenType: 'Bearer', scope: 'stocks' });
+    expect(['broker_memory', 'cache']).toContain(reply.source);
     expect(tokenRequests() - before).toBe(0);
   });
 
   it('never serves a present item whose expiry has passed', async () => {
-    const key = tokenCacheKey(stack.endpoints.tokenUrl, LOCAL_CLIENT_ID, ['stocks']);
+    // The warm broker holds a token in memory; reporting it as refused makes
+    // the broker read the shared item, which now holds an expired token.
+    const current = await broker({ client: LOCAL_PROFILE });
+    const key = tokenCacheKey({ tokenUrl: stack.endpoints.tokenUrl, clientId: LOCAL_CLIENT_ID }, [
+      'stocks',
+    ]);
     const past = Math.floor(Date.now() / 1000) - 10;
     await stack.clients.dynamo.send(
       new PutItemCommand({
@@ -205,10 +207,14 @@ describe('token broker on the local stack', () => {
     );
     const before = tokenRequests();
 
-    const reply = await broker({ client: LOCAL_PROFILE });
+    const reply = await broker({
+      client: LOCAL_PROFILE,
+      rejectedTokenHash: tokenHash(current.accessToken),
+    });
 
     expect(reply.source).toBe('token_endpoint');
     expect(reply.accessToken).not.toBe('expired-but-present-token');
+    expect(reply.accessToken).not.toBe(current.accessToken);
     expect(reply.expiresAt).toBeGreaterThan(Date.now() / 1000 + 2000);
     expect(tokenRequests() - before).toBe(1);
   });
@@ -236,13 +242,11 @@ describe('token broker on the local stack', () => {
   });
 
   it('refuses credentials sent with the wrong auth method', async () => {
-    const key = tokenCacheKey(stack.endpoints.tokenUrl, LOCAL_CLIENT_ID, ['stocks']);
-    await stack.clients.dynamo.send(
-      new DeleteItemCommand({ TableName: stack.tables.tokens, Key: { cacheKey: { S: key } } }),
-    );
     await stack.putProfile('basic-client', {
       ...profileDocument(stack.clientSecret),
       auth_method: 'client_secret_basic',
+      // A different audience makes a different cache key, so nothing is served from cache.
+      audience: 'stocks-api',
     });
 
     const reply = await broker({ client: 'basic-client' });
