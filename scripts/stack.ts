@@ -7,10 +7,8 @@
 import { LOCAL_PROFILE, LOCAL_REGION, startLocalStack } from '../local/stack.js';
 import { DEFAULT_SECRET_PREFIX } from '../shared/constants.js';
 
-const stack = await startLocalStack({
-  onLog: (line, stream) =>
-    (stream === 'stderr' ? process.stderr : process.stdout).write(`${line}\n`),
-});
+// Standard output carries only the endpoints line; function logs go to stderr.
+const stack = await startLocalStack({ onLog: (line) => process.stderr.write(`${line}\n`) });
 
 console.log(
   JSON.stringify({

@@ -14,6 +14,12 @@ import { startLocalStack, type LocalStack } from '../local/stack.js';
 import { scheduledEvent } from '../local/scheduled-event.js';
 import type { SyncRunSummary } from '../shared/stocks/sync-run-store.js';
 
+const USAGE = `Usage: npm start -- [--runs N] [--verbose]
+
+One full stock sync against the local stack on 127.0.0.1.
+  --runs N     run N syncs (1 to 20); later runs reuse the cached token
+  --verbose    also print the functions' log lines`;
+
 const TOKEN_SOURCES: Record<string, string> = {
   token_endpoint: 'token server (new token)',
   cache: 'shared cache (DynamoDB)',
@@ -26,11 +32,16 @@ async function main(): Promise<number> {
     options: {
       runs: { type: 'string', default: '1' },
       verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
-    console.error('--runs must be a whole number from 1 to 20');
+    console.error(`--runs must be a whole number from 1 to 20\n\n${USAGE}`);
     return 2;
   }
 
@@ -105,6 +116,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
+    // Bad options are usage errors, like an invalid --runs.
+    process.exit(error instanceof TypeError && 'code' in error ? 2 : 1);
   },
 );

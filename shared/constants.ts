@@ -71,11 +71,18 @@ export const SYNC_RUN_RETENTION_SECS = 90 * 86_400;
 /** Length, in hex characters, of the short hash that identifies a token. */
 export const TOKEN_HASH_HEX_CHARS = 12;
 
-/** How long a lease lets one environment fetch while the others wait. */
-export const LEASE_DURATION_MS = 10_000;
+/**
+ * How long a lease lets one environment fetch while the others wait: longer
+ * than a token request's 8 s deadline, so a live holder never loses it.
+ */
+export const LEASE_DURATION_MS = 9_000;
 
-/** Longest a request waits for another environment's fetch. */
-export const LEASE_WAIT_DEADLINE_MS = 9_000;
+/**
+ * Longest a request waits for another environment's fetch: past one lease,
+ * so a waiter can take over from a holder that died. With a fetch of its own
+ * after that, a request stays within the broker's 20 s timeout.
+ */
+export const LEASE_WAIT_DEADLINE_MS = 10_000;
 
 /** First poll while waiting on a lease; grows 1.5× per poll, with jitter. */
 export const LEASE_POLL_BASE_MS = 50;
@@ -96,4 +103,4 @@ export const COOLDOWN_BASE_MS = 1_000;
 export const COOLDOWN_MAX_MS = 5 * 60_000;
 
 /** Largest random delay before a scheduled warm-up refreshes, spreading them out. */
-export const WARM_UP_JITTER_MS = 5_000;
+export const WARM_UP_JITTER_MS = 3_000;
