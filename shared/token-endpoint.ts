@@ -108,6 +108,7 @@ export class TokenEndpointClient {
     }
     return classifyTokenReply(reply, {
       sentAtMs,
+      receivedAtMs: this.clock(),
       requestedScope,
       defaultLifetimeSecs: this.options.defaultLifetimeSecs ?? DEFAULT_TOKEN_LIFETIME_SECS,
       maxLifetimeSecs: this.options.maxLifetimeSecs ?? MAX_TOKEN_LIFETIME_SECS,

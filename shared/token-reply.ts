@@ -24,6 +24,8 @@ export interface RawTokenReply {
 export interface ReplyContext {
   /** When the request was sent, epoch ms: expiry counts from here (§5.1). */
   sentAtMs: number;
+  /** When the reply arrived, epoch ms: an HTTP-date `Retry-After` counts from here. */
+  receivedAtMs: number;
   /** Scope requested, used when the reply omits `scope`. */
   requestedScope: string;
   /** Lifetime assumed when `expires_in` is absent or null. */
@@ -66,15 +68,20 @@ export function classifyTokenReply(reply: RawTokenReply, context: ReplyContext):
 
   if (json && typeof json.error === 'string') return oauthError(json, reply, context);
   if (reply.status === 429 || reply.status === 503)
-    return retry(reply, 'rate limited or unavailable');
-  if (reply.status >= 500) return retry(reply, 'server error');
+    return retry(reply, 'rate limited or unavailable', context.receivedAtMs);
+  if (reply.status >= 500) return retry(reply, 'server error', context.receivedAtMs);
   if (reply.status >= 300 && reply.status < 400) return wrongEndpoint(reply, 'redirected');
   if (WRONG_ENDPOINT_STATUSES.has(reply.status)) return wrongEndpoint(reply, 'not found');
   if (reply.status === 401) return refusedCredentials(reply);
   if (reply.status !== 200 && reply.status !== 201) {
-    return retry(reply, `unexpected status, ${describeBody(reply, context)}`);
+    return retry(reply, `unexpected status, ${describeBody(reply, context)}`, context.receivedAtMs);
   }
-  if (!json) return retry(reply, `reply is not a JSON object, ${describeBody(reply, context)}`);
+  if (!json)
+    return retry(
+      reply,
+      `reply is not a JSON object, ${describeBody(reply, context)}`,
+      context.receivedAtMs,
+    );
   return tokenFrom(json, context);
 }
 
@@ -85,7 +92,7 @@ function oauthError(
 ): TokenReplyOutcome {
   const code = errorCode(json.error, context.secrets);
   if (TRANSIENT_OAUTH_ERRORS.has(code) || reply.status === 429 || reply.status >= 500) {
-    return retry(reply, `token endpoint said ${code}`);
+    return retry(reply, `token endpoint said ${code}`, context.receivedAtMs);
   }
   const description =
     typeof json.error_description === 'string'
@@ -128,8 +135,8 @@ function wrongEndpoint(reply: RawTokenReply, what: string): TokenReplyOutcome {
   };
 }
 
-function retry(reply: RawTokenReply, reason: string): TokenReplyOutcome {
-  const retryAfterMs = parseRetryAfter(reply.headers.get('retry-after'));
+function retry(reply: RawTokenReply, reason: string, nowMs: number): TokenReplyOutcome {
+  const retryAfterMs = parseRetryAfter(reply.headers.get('retry-after'), nowMs);
   return {
     kind: 'retry',
     reason,

@@ -102,7 +102,11 @@ export class TokenTable {
       '(attribute_not_exists(leaseExpiresAtMs) OR leaseExpiresAtMs < :now) AND ' +
       '(attribute_not_exists(cooldownUntilMs) OR cooldownUntilMs < :now)';
     if (request.version !== undefined) {
-      condition += ' AND version = :version';
+      // Version 0 is how an item without the attribute reads.
+      condition +=
+        request.version === 0
+          ? ' AND (attribute_not_exists(version) OR version = :version)'
+          : ' AND version = :version';
       values[':version'] = { N: String(request.version) };
     }
     const taken = await this.conditional(

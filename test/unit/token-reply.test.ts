@@ -11,6 +11,7 @@ const SENT_AT_MS = 1_800_000_000_000;
 
 const context: ReplyContext = {
   sentAtMs: SENT_AT_MS,
+  receivedAtMs: SENT_AT_MS,
   requestedScope: 'stocks',
   defaultLifetimeSecs: 300,
   maxLifetimeSecs: 86_400,
