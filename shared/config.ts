@@ -9,6 +9,7 @@ import {
   DEFAULT_STOCK_SYNC_CLIENT,
   DEFAULT_STOCKS_API_URL,
   DEFAULT_TOKEN_LIFETIME_SECS,
+  MAX_TOKEN_LIFETIME_SECS,
   STOCKS_PAGE_SIZE,
 } from './constants.js';
 
@@ -17,6 +18,7 @@ export const ENV = {
   tokensTable: 'TOKENS_TABLE',
   secretPrefix: 'SECRET_PREFIX',
   defaultTokenLifetimeSecs: 'DEFAULT_TOKEN_LIFETIME_SECS',
+  maxTokenLifetimeSecs: 'MAX_TOKEN_LIFETIME_SECS',
   tokenBrokerFunction: 'TOKEN_BROKER_FUNCTION',
   stockSyncClient: 'STOCK_SYNC_CLIENT',
   stockSyncScopes: 'STOCK_SYNC_SCOPES',
@@ -35,6 +37,8 @@ export interface BrokerConfig {
   secretPrefix: string;
   /** Lifetime assumed when a reply omits `expires_in`; default 300 s. */
   defaultTokenLifetimeSecs: number;
+  /** Longest lifetime believed from a reply; longer claims are capped; default 86 400 s. */
+  maxTokenLifetimeSecs: number;
 }
 
 /** Configuration of the stock sync function. */
@@ -58,6 +62,7 @@ export function readBrokerConfig(env: Env = process.env): BrokerConfig {
     secretPrefix: optional(env, ENV.secretPrefix) ?? DEFAULT_SECRET_PREFIX,
     defaultTokenLifetimeSecs:
       positiveInteger(env, ENV.defaultTokenLifetimeSecs) ?? DEFAULT_TOKEN_LIFETIME_SECS,
+    maxTokenLifetimeSecs: positiveInteger(env, ENV.maxTokenLifetimeSecs) ?? MAX_TOKEN_LIFETIME_SECS,
   };
 }
 

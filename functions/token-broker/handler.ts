@@ -37,6 +37,7 @@ const broker = new TokenBroker({
   }),
   tokenEndpoint: new TokenEndpointClient({
     defaultLifetimeSecs: config.defaultTokenLifetimeSecs,
+    maxLifetimeSecs: config.maxTokenLifetimeSecs,
     log: logger,
   }),
   tokens: new TokenTable(new DynamoDBClient({}), config.tokensTable),

@@ -14,6 +14,7 @@ describe('readBrokerConfig', () => {
       tokensTable: 't',
       secretPrefix: 'token-broker/clients/',
       defaultTokenLifetimeSecs: 300,
+      maxTokenLifetimeSecs: 86_400,
     });
   });
 
