@@ -9,19 +9,10 @@
  * so `(variantId, warehouseId)` is unique across the whole catalogue.
  */
 import { createHash } from 'node:crypto';
+import type { StockRecord } from '../shared/stocks/stock-record.js';
 
-/** One stock level, as the stocks API serves it. */
-export interface StockRecord {
-  productId: string;
-  variantId: string;
-  sku: string;
-  size: string;
-  warehouseId: string;
-  /** Units on hand; an integer, never negative. */
-  quantity: number;
-  /** ISO 8601 instant of the last change, in UTC. */
-  updatedAt: string;
-}
+/** One stock level, as the stocks API serves it: the product's own record type. */
+export type { StockRecord };
 
 /** Ways `invalidRecordAt` can break a record. */
 export type InvalidKind =
