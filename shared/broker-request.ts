@@ -54,6 +54,9 @@ export function isRefreshEvent(event: unknown): boolean {
 }
 
 export function parseRefreshRequest(event: unknown): RefreshRequest {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new ValidationError('event', 'must be a JSON object');
+  }
   const raw = event as Record<string, unknown>;
   const unknown = Object.keys(raw).find((key) => !REFRESH_FIELDS.has(key));
   if (unknown !== undefined) {

@@ -65,6 +65,12 @@ export interface TokenBrokerDeps {
  */
 export type RefreshOutcome = 'fresh' | 'refreshed' | 'skipped';
 
+/** Pause before trying a background refresh again after another environment took it. */
+const REFRESH_SKIPPED_PAUSE_MS = 1_000;
+
+/** Pause before trying a background refresh again after it failed. */
+const REFRESH_FAILED_PAUSE_MS = 5_000;
+
 /** Refusals after which the secret may have been rotated (RFC 6749 §5.2). */
 const CREDENTIAL_REFUSALS = new Set(['invalid_client', 'unauthorized_client']);
 
@@ -82,6 +88,8 @@ export class TokenBroker {
   private readonly memory = new Map<string, { token: CachedToken; version: number }>();
   private readonly lookups = new SingleFlight<BrokerTokenReply>();
   private readonly refreshes = new SingleFlight<RefreshOutcome>();
+  /** Per key: no background refresh is tried before this instant (epoch ms). */
+  private readonly refreshNotBefore = new Map<string, number>();
   private readonly clock: Clock;
   private readonly sleep: Sleep;
   private readonly random: () => number;
@@ -148,18 +156,27 @@ export class TokenBroker {
 
   /** Shared cache, else a lease and a fetch, else a wait on whoever holds the lease. */
   private async fromFleet(lookup: Lookup): Promise<BrokerTokenReply> {
-    const deadline = this.clock() + this.leaseWaitMs;
-    const waitStartedMs = this.clock();
-    let waited = false;
+    const startedMs = this.clock();
+    const wait = { polls: 0 };
+    try {
+      return await this.pollFleet(lookup, startedMs + this.leaseWaitMs, wait);
+    } finally {
+      if (wait.polls > 0) this.metrics.duration('LeaseWaitDuration', this.clock() - startedMs);
+    }
+  }
 
-    for (let poll = 0; ; poll++) {
+  private async pollFleet(
+    lookup: Lookup,
+    deadline: number,
+    wait: { polls: number },
+  ): Promise<BrokerTokenReply> {
+    for (;;) {
       let item: TokenItem;
       try {
         item = await this.deps.tokens.get(lookup.cacheKey);
       } catch (error) {
         return this.withoutCache(lookup, error);
       }
-      if (waited) this.metrics.duration('LeaseWaitDuration', this.clock() - waitStartedMs);
 
       if (item.token && this.servable(item.token, lookup)) {
         this.metrics.count('SharedCacheHit');
@@ -176,9 +193,8 @@ export class TokenBroker {
         continue;
       }
       if (this.clock() >= deadline) throw this.waitedTooLong(lookup);
-      if (!waited) this.metrics.count('LeaseWait');
-      waited = true;
-      await this.sleep(this.pollDelayMs(poll, item, deadline));
+      if (wait.polls === 0) this.metrics.count('LeaseWait');
+      await this.sleep(this.pollDelayMs(wait.polls++, item, deadline));
     }
   }
 
@@ -204,13 +220,22 @@ export class TokenBroker {
     return reply(token, 'token_endpoint');
   }
 
-  /** Refresh ahead in the background: the caller already has a valid token. */
+  /**
+   * Refresh ahead in the background: the caller already has a valid token.
+   * After a refresh that was skipped or failed, this environment waits a
+   * moment before trying again rather than retrying on every request.
+   */
   private refreshAheadIfDue(lookup: Lookup, token: CachedToken, version: number): void {
     if (!this.dueForRefresh(token) || this.refreshes.has(lookup.cacheKey)) return;
+    if ((this.refreshNotBefore.get(lookup.cacheKey) ?? 0) > this.clock()) return;
     this.metrics.count('RefreshAhead');
     void this.refreshes
       .run(lookup.cacheKey, () => this.refreshUnderLease(lookup, version))
+      .then((outcome) => {
+        if (outcome === 'skipped') this.pauseRefresh(lookup.cacheKey, REFRESH_SKIPPED_PAUSE_MS);
+      })
       .catch((error: unknown) => {
+        this.pauseRefresh(lookup.cacheKey, REFRESH_FAILED_PAUSE_MS);
         this.deps.log.warn('refresh ahead failed, current token kept', {
           profile: lookup.profileName,
           tokenHash: token.tokenHash,
@@ -229,9 +254,23 @@ export class TokenBroker {
       leaseMs: this.leaseMs,
       ...(version === undefined ? {} : { version }),
     });
-    if (!acquired) return 'skipped';
+    if (!acquired) {
+      await this.adoptNewer(lookup.cacheKey);
+      return 'skipped';
+    }
     await this.fetchAndStore(lookup, leaseId, 0, 'background');
     return 'refreshed';
+  }
+
+  /** After losing a refresh race: take the winner's token, if it is there already. */
+  private async adoptNewer(cacheKey: string): Promise<void> {
+    const item = await this.deps.tokens.get(cacheKey);
+    if (item.token && isServable(item.token, this.clock())) this.remember(item.token, item.version);
+  }
+
+  private pauseRefresh(cacheKey: string, pauseMs: number): void {
+    const jittered = pauseMs * (0.5 + this.random() / 2);
+    this.refreshNotBefore.set(cacheKey, this.clock() + jittered);
   }
 
   /**

@@ -99,8 +99,8 @@ export class TokenTable {
       ':ttl': { N: String(Math.ceil((request.nowMs + request.leaseMs) / 1000)) },
     };
     let condition =
-      '(attribute_not_exists(leaseExpiresAtMs) OR leaseExpiresAtMs < :now) AND ' +
-      '(attribute_not_exists(cooldownUntilMs) OR cooldownUntilMs < :now)';
+      '(attribute_not_exists(leaseExpiresAtMs) OR leaseExpiresAtMs <= :now) AND ' +
+      '(attribute_not_exists(cooldownUntilMs) OR cooldownUntilMs <= :now)';
     if (request.version !== undefined) {
       // Version 0 is how an item without the attribute reads.
       condition +=
@@ -148,7 +148,7 @@ export class TokenTable {
           `SET ${assignments.join(', ')}, version = if_not_exists(version, :zero) + :one ` +
           'REMOVE leaseId, leaseExpiresAtMs, cooldownUntilMs, failures',
         ConditionExpression:
-          '(attribute_not_exists(leaseId) OR leaseId = :id OR leaseExpiresAtMs < :now) AND ' +
+          '(attribute_not_exists(leaseId) OR leaseId = :id OR leaseExpiresAtMs <= :now) AND ' +
           '(attribute_not_exists(#expiresAt) OR #expiresAt < :expiresAt)',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -167,7 +167,8 @@ export class TokenTable {
       values[':one'] = { N: '1' };
     }
     if (release.cooldownUntilMs !== undefined) {
-      sets.push('cooldownUntilMs = :cooldown, #ttl = :cooldownTtl');
+      // A token still held keeps its own TTL; otherwise the item lives until the cooldown ends.
+      sets.push('cooldownUntilMs = :cooldown, #ttl = if_not_exists(expiresAt, :cooldownTtl)');
       values[':cooldown'] = { N: String(release.cooldownUntilMs) };
       values[':cooldownTtl'] = { N: String(Math.ceil(release.cooldownUntilMs / 1000)) };
     }

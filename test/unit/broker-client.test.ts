@@ -52,8 +52,19 @@ describe('BrokerClient', () => {
     const second = await s.client.getToken();
 
     expect(first).toMatchObject({ accessToken: 'at-1', source: 'token_endpoint' });
-    expect(second).toMatchObject({ accessToken: 'at-1', source: 'memory' });
+    expect(second).toMatchObject({ accessToken: 'at-1', source: 'caller_memory' });
     expect(s.requests()).toEqual([{ client: 'farfetch', scopes: ['stocks'] }]);
+  });
+
+  it('passes the broker’s source through, then names its own memory as caller_memory', async () => {
+    const s = setup([token('at-1', 2400, 'cache')]);
+
+    const first = await s.client.getToken();
+    s.state.nowMs = START_MS + (2400 - 61) * 1000;
+    const second = await s.client.getToken();
+
+    expect([first.source, second.source]).toEqual(['cache', 'caller_memory']);
+    expect(s.lambda.count('InvokeCommand')).toBe(1);
   });
 
   it('shares one invoke between concurrent callers', async () => {

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseBrokerRequest } from '../../shared/broker-request.js';
+import {
+  isRefreshEvent,
+  MAX_REFRESH_CLIENTS,
+  parseBrokerRequest,
+  parseRefreshRequest,
+} from '../../shared/broker-request.js';
 import { ValidationError } from '../../shared/errors.js';
 
 function fieldOf(event: unknown): string {
@@ -42,6 +47,7 @@ describe('parseBrokerRequest', () => {
     ['client', { client: 'token-broker/clients/x' }],
     ['client', { client: '*' }],
     ['scopes', { client: 'c', scopes: 'stocks' }],
+    ['scopes', { client: 'c', scopes: [] }],
     ['scopes[0]', { client: 'c', scopes: [1] }],
     ['scopes[1]', { client: 'c', scopes: ['a', 'b c'] }],
     ['scopes[0]', { client: 'c', scopes: ['\u0000'] }],
@@ -85,6 +91,90 @@ describe('parseBrokerRequest', () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+function refreshFieldOf(event: unknown): string {
+  try {
+    parseRefreshRequest(event);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return (error as ValidationError).field;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('parseBrokerRequest with empty scopes', () => {
+  it('refuses an empty scopes array and says to leave it out for the default', () => {
+    expect(() => parseBrokerRequest({ client: 'c', scopes: [] })).toThrow(
+      "scopes: must not be empty; leave it out for the profile's default",
+    );
+  });
+});
+
+describe('isRefreshEvent', () => {
+  it.each([
+    [{ action: 'refresh', clients: ['farfetch'] }, true],
+    [{ action: 'anything' }, true],
+    [{ client: 'farfetch' }, false],
+    [null, false],
+    ['refresh', false],
+  ])('answers %j with %s', (event, expected) => {
+    expect(isRefreshEvent(event)).toBe(expected);
+  });
+});
+
+describe('parseRefreshRequest', () => {
+  it('accepts a refresh of named profiles and drops repeated names', () => {
+    expect(
+      parseRefreshRequest({ action: 'refresh', clients: ['farfetch', 'other', 'farfetch'] }),
+    ).toEqual({ action: 'refresh', clients: ['farfetch', 'other'] });
+  });
+
+  it(`accepts up to ${MAX_REFRESH_CLIENTS} profiles`, () => {
+    const clients = Array.from({ length: MAX_REFRESH_CLIENTS }, (_, i) => `client-${i}`);
+
+    expect(parseRefreshRequest({ action: 'refresh', clients }).clients).toHaveLength(
+      MAX_REFRESH_CLIENTS,
+    );
+  });
+
+  it.each([
+    ['action', { action: 'warm', clients: ['farfetch'] }],
+    ['action', { clients: ['farfetch'] }],
+    ['clients', { action: 'refresh' }],
+    ['clients', { action: 'refresh', clients: [] }],
+    ['clients', { action: 'refresh', clients: 'farfetch' }],
+    [
+      'clients',
+      {
+        action: 'refresh',
+        clients: Array.from({ length: MAX_REFRESH_CLIENTS + 1 }, (_, i) => `c${i}`),
+      },
+    ],
+    ['clients[1]', { action: 'refresh', clients: ['farfetch', '../admin'] }],
+    ['clients[0]', { action: 'refresh', clients: [5] }],
+    ['"client"', { action: 'refresh', clients: ['farfetch'], client: 'x' }],
+  ])('names %s when the event is %j', (field, event) => {
+    expect(refreshFieldOf(event)).toBe(field);
+  });
+
+  // It takes `unknown`, like parseBrokerRequest, so a non-object must be a ValidationError too.
+  it.each([null, undefined, 'refresh', 7])('refuses %j with a ValidationError', (event) => {
+    expect(() => parseRefreshRequest(event)).toThrow(ValidationError);
+  });
+
+  it('answers any object with a refresh request or a ValidationError, never a crash', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (event) => {
+        try {
+          expect(parseRefreshRequest(event).action).toBe('refresh');
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationError);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -35,7 +35,8 @@ function entries(from: number, count: number): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, i) => entry(from + i));
 }
 
-type PageScript = { entries: unknown[]; totalPages: number; tokenReplaced?: boolean } | Error;
+type PageScript =
+  { entries: unknown[]; totalPages: number; totalItems?: number; tokenReplaced?: boolean } | Error;
 
 /** The run's surroundings, each fake refusing any call it was not scripted for. */
 class World {
@@ -48,7 +49,15 @@ class World {
   writeFailures = new Map<number, Error>();
   tokenFailure: Error | undefined;
 
-  constructor(private readonly pages: Record<number, PageScript>) {}
+  /** What every page announces unless its script says otherwise: the entries of all pages. */
+  private readonly catalogueItems: number;
+
+  constructor(private readonly pages: Record<number, PageScript>) {
+    this.catalogueItems = Object.values(pages).reduce(
+      (sum, page) => sum + (page instanceof Error ? 0 : page.entries.length),
+      0,
+    );
+  }
 
   readonly stocksApi = {
     readPage: async (pageNumber: number): Promise<PageRead> => {
@@ -61,7 +70,7 @@ class World {
         page: {
           number: pageNumber,
           totalPages: script.totalPages,
-          totalItems: 0,
+          totalItems: script.totalItems ?? this.catalogueItems,
           entries: script.entries,
         },
         tokenReplaced: script.tokenReplaced ?? false,
@@ -268,7 +277,49 @@ describe('runStockSync', () => {
     },
   );
 
-  it('keeps the same key on different pages, since each page is written on its own', async () => {
+  it('writes a duplicate on a later page when it is newer, and counts it', async () => {
+    // Prepare
+    const world = new World({
+      1: { entries: [entry(1, { quantity: 5, updatedAt: '2026-02-28T10:00:00Z' })], totalPages: 2 },
+      2: { entries: [entry(1, { quantity: 9, updatedAt: '2026-02-28T12:00:00Z' })], totalPages: 2 },
+    });
+
+    // Act
+    const summary = await runStockSync(START, world.deps());
+
+    // Assess
+    expect(summary).toMatchObject({ status: 'succeeded', itemsRead: 2, duplicates: 1, written: 2 });
+    expect(world.writes.map((w) => w.records.map((r) => r.quantity))).toEqual([[5], [9]]);
+  });
+
+  it('never overwrites a record with an older duplicate from a later page', async () => {
+    // Prepare
+    const world = new World({
+      1: {
+        entries: [entry(1, { quantity: 9, updatedAt: '2026-02-28T12:00:00Z' }), entry(2)],
+        totalPages: 2,
+      },
+      2: {
+        entries: [entry(1, { quantity: 5, updatedAt: '2026-02-28T10:00:00Z' }), entry(3)],
+        totalPages: 2,
+      },
+    });
+
+    // Act
+    const summary = await runStockSync(START, world.deps());
+
+    // Assess
+    expect(summary).toMatchObject({ status: 'succeeded', itemsRead: 4, duplicates: 1, written: 3 });
+    expect(world.writes.map((w) => w.records.map((r) => [r.variantId, r.quantity]))).toEqual([
+      [
+        ['V-1', 9],
+        ['V-2', 2],
+      ],
+      [['V-3', 3]],
+    ]);
+  });
+
+  it('does not rewrite a later-page duplicate with the same updatedAt', async () => {
     // Prepare
     const world = new World({
       1: { entries: [entry(1)], totalPages: 2 },
@@ -279,7 +330,8 @@ describe('runStockSync', () => {
     const summary = await runStockSync(START, world.deps());
 
     // Assess
-    expect(summary).toMatchObject({ duplicates: 0, written: 2 });
+    expect(summary).toMatchObject({ status: 'succeeded', duplicates: 1, written: 1 });
+    expect(world.writes.map((w) => w.records.length)).toEqual([1, 0]);
   });
 
   it('succeeds with nothing written for an empty catalogue', async () => {
@@ -301,20 +353,79 @@ describe('runStockSync', () => {
     expect(world.saved.map((s) => s.status)).toEqual(['running', 'succeeded']);
   });
 
-  it('follows a catalogue that grows while it is read', async () => {
+  it('fails with catalogue_changed when a later page announces more pages', async () => {
     // Prepare
     const world = new World({
-      1: { entries: entries(0, 2), totalPages: 2 },
-      2: { entries: entries(2, 2), totalPages: 3 },
-      3: { entries: entries(4, 1), totalPages: 3 },
+      1: { entries: entries(0, 2), totalPages: 2, totalItems: 4 },
+      2: { entries: entries(2, 2), totalPages: 3, totalItems: 5 },
+      3: { entries: entries(4, 1), totalPages: 3, totalItems: 5 },
     });
 
     // Act
     const summary = await runStockSync(START, world.deps());
 
     // Assess
-    expect(world.pagesRead).toEqual([1, 2, 3]);
-    expect(summary).toMatchObject({ pages: 3, totalPages: 3, written: 5 });
+    expect(summary).toMatchObject({
+      status: 'failed',
+      errorCode: 'catalogue_changed',
+      errorMessage: 'stocks page 2 announces 5 entries in 3 pages; page 1 announced 4 in 2',
+      pages: 1,
+      totalPages: 2,
+      itemsRead: 2,
+      written: 2,
+    });
+    expect(world.pagesRead).toEqual([1, 2]);
+    expect(world.writes).toHaveLength(1);
+  });
+
+  it('fails with catalogue_changed when only the announced entry count changes', async () => {
+    // Prepare
+    const world = new World({
+      1: { entries: entries(0, 2), totalPages: 2, totalItems: 4 },
+      2: { entries: entries(2, 2), totalPages: 2, totalItems: 3 },
+    });
+
+    // Act
+    const summary = await runStockSync(START, world.deps());
+
+    // Assess
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'catalogue_changed' });
+    expect(world.writes).toHaveLength(1);
+  });
+
+  it('fails with catalogue_incomplete when fewer entries were read than announced', async () => {
+    // Prepare
+    const world = new World({
+      1: { entries: entries(0, 2), totalPages: 2, totalItems: 5 },
+      2: { entries: entries(2, 2), totalPages: 2, totalItems: 5 },
+    });
+
+    // Act
+    const summary = await runStockSync(START, world.deps());
+
+    // Assess
+    expect(summary).toMatchObject({
+      status: 'failed',
+      errorCode: 'catalogue_incomplete',
+      errorMessage: 'read 4 entries but the catalogue announced 5',
+      pages: 2,
+      itemsRead: 4,
+      written: 4,
+    });
+    expect(world.saved.map((s) => s.status)).toEqual(['running', 'failed']);
+  });
+
+  it('counts rejected entries towards the entries read against the announced total', async () => {
+    // Prepare
+    const world = new World({
+      1: { entries: [entry(1), entry(2, { quantity: -1 })], totalPages: 1, totalItems: 2 },
+    });
+
+    // Act
+    const summary = await runStockSync(START, world.deps());
+
+    // Assess
+    expect(summary).toMatchObject({ status: 'succeeded', itemsRead: 2, rejected: 1, written: 1 });
   });
 
   it('returns, rather than throws, a failed summary when page 3 cannot be read', async () => {
