@@ -28,6 +28,14 @@
  *   oidc-provider's and lists only what is enabled here;
  * - no rate limiting, no client secret expiry, no audit logging.
  *
+ * Tests steer it through `setAccessTokenTtl`, `revokeAll` and `setFault`: a
+ * hook consulted for every request to `/connect/token` that may hold the
+ * reply back for a while (a slow server, a lease holder stuck mid-fetch)
+ * and/or answer in the grant handler's place (a 429 with `Retry-After`, a
+ * 5xx, an HTML error page). A request a fault answers, or whose client
+ * hangs up while it is held back, is still counted in `stats().tokenRequests`
+ * but issues no token.
+ *
  * oidc-provider prints notices on import (it wants Node 22 or later) and
  * whenever a default hook is used. Every hook it would warn about is
  * configured here, and the import and construction run with its
@@ -68,6 +76,27 @@ export interface TokenServerClient {
   scopes: string[];
 }
 
+/** What a fault hook is told about the token request it may take over. */
+export interface TokenFaultRequest {
+  /** 1-based count of token requests received, this one included. */
+  n: number;
+}
+
+/**
+ * What a fault does to one token request: wait `delayMs` (cut short if the
+ * client goes away), then answer with `status`, `body` and `headers` instead
+ * of the grant handler; without a `status` the request is then served as
+ * usual. `body` defaults to empty, `headers` to none.
+ */
+export interface TokenFaultReply {
+  status?: number;
+  body?: string;
+  headers?: Record<string, string>;
+  delayMs?: number;
+}
+
+export type TokenFaultHook = (request: TokenFaultRequest) => TokenFaultReply | undefined;
+
 export interface TokenServerOptions {
   clients: TokenServerClient[];
   /** Lifetime of issued access tokens. Default: 2400 seconds. */
@@ -96,6 +125,8 @@ export interface TokenServer {
   revokeAll(): Promise<void>;
   /** Changes the lifetime of tokens issued from now on. */
   setAccessTokenTtl(secs: number): void;
+  /** Consults `hook` for every later token request; `undefined` removes it. */
+  setFault(hook?: TokenFaultHook): void;
   stop(): Promise<void>;
 }
 
@@ -118,6 +149,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const store = new TokenStore();
   const counters = { tokenRequests: 0, tokensIssued: 0 };
   const issued: string[] = [];
+  const faults: { hook?: TokenFaultHook } = {};
 
   const provider = quietly(
     () =>
@@ -126,7 +158,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         providerConfiguration(options, supportedScopes, store, () => ttlSecs),
       ),
   );
-  provider.use(countTokenRequests(counters));
+  provider.use(countTokenRequests(counters, faults));
   provider.registerGrantType(
     'client_credentials',
     clientCredentialsGrant(oidc, supportedScopes, (token) => {
@@ -147,6 +179,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     revokeAll: async () => store.dropModel('ClientCredentials'),
     setAccessTokenTtl: (secs) => {
       ttlSecs = assertTtl(secs);
+    },
+    setFault: (hook) => {
+      faults.hook = hook;
     },
     stop: () => stopServer(server),
   };
@@ -269,13 +304,36 @@ function parseScope(value: unknown): string[] | undefined {
   return [...new Set(value.split(' ').filter(Boolean))];
 }
 
-function countTokenRequests(counters: { tokenRequests: number }) {
+function countTokenRequests(
+  counters: { tokenRequests: number },
+  faults: { hook?: TokenFaultHook },
+) {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
-    if (ctx.method === 'POST' && ctx.path === TOKEN_PATH) {
-      counters.tokenRequests += 1;
-    }
-    await next();
+    if (ctx.method !== 'POST' || ctx.path !== TOKEN_PATH) return next();
+    counters.tokenRequests += 1;
+    const fault = faults.hook?.({ n: counters.tokenRequests });
+    // A client that hung up during the delay is answered no more, as it can read nothing.
+    if (fault?.delayMs && !(await delayUnlessClosed(ctx, fault.delayMs))) return;
+    if (fault?.status === undefined) return next();
+
+    ctx.status = fault.status;
+    ctx.set(fault.headers ?? {});
+    ctx.body = fault.body ?? '';
   };
+}
+
+/** Waits `ms`; resolves early, to false, if the client closes its connection first. */
+function delayUnlessClosed(ctx: KoaContextWithOIDC, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const finish = (open: boolean) => {
+      clearTimeout(timer);
+      ctx.res.off('close', closed);
+      resolve(open);
+    };
+    const closed = () => finish(false);
+    const timer = setTimeout(() => finish(true), ms);
+    ctx.res.once('close', closed);
+  });
 }
 
 /**

@@ -134,7 +134,7 @@ export class TokenBroker {
       this.remember(item.token, item.version);
       return 'fresh';
     }
-    return this.refreshUnderLease(lookup, item.token ? item.version : undefined);
+    return this.refreshUnderLease(lookup, item.version);
   }
 
   /** Resolves once background refreshes started so far have settled (tests, shutdown). */
@@ -206,10 +206,13 @@ export class TokenBroker {
     const leaseId = this.newLeaseId();
     let acquired: boolean;
     try {
+      // At the version read: a request that reaches DynamoDB after another
+      // environment has already stored a token must not start a second fetch.
       acquired = await this.deps.tokens.acquireLease(lookup.cacheKey, {
         leaseId,
         nowMs: this.clock(),
         leaseMs: this.leaseMs,
+        version: item.version,
       });
     } catch (error) {
       return this.withoutCache(lookup, error);
@@ -246,13 +249,13 @@ export class TokenBroker {
   }
 
   /** Refreshes if this environment can take the lease while the item is at `version`. */
-  private async refreshUnderLease(lookup: Lookup, version?: number): Promise<RefreshOutcome> {
+  private async refreshUnderLease(lookup: Lookup, version: number): Promise<RefreshOutcome> {
     const leaseId = this.newLeaseId();
     const acquired = await this.deps.tokens.acquireLease(lookup.cacheKey, {
       leaseId,
       nowMs: this.clock(),
       leaseMs: this.leaseMs,
-      ...(version === undefined ? {} : { version }),
+      version,
     });
     if (!acquired) {
       await this.adoptNewer(lookup.cacheKey);

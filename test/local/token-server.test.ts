@@ -298,6 +298,83 @@ describe('startTokenServer', () => {
     expect(() => server.setAccessTokenTtl(0)).toThrow(RangeError);
   });
 
+  it('lets a fault answer token requests in its place, counted but issuing nothing', async () => {
+    const before = server.stats();
+    const seen: number[] = [];
+    server.setFault(({ n }) => {
+      seen.push(n);
+      return n === before.tokenRequests + 1
+        ? { status: 429, headers: { 'retry-after': '30' }, body: '{"error":"slow_down"}' }
+        : undefined;
+    });
+    try {
+      const faulted = await tokenRequest({
+        client_id: POST_CLIENT.clientId,
+        client_secret: POST_CLIENT.clientSecret,
+      });
+      const served = await tokenRequest({
+        client_id: POST_CLIENT.clientId,
+        client_secret: POST_CLIENT.clientSecret,
+      });
+
+      expect(faulted.status).toBe(429);
+      expect(faulted.headers.get('retry-after')).toBe('30');
+      expect(faulted.body).toEqual({ error: 'slow_down' });
+      expect(served.status).toBe(200);
+      expect(seen).toEqual([before.tokenRequests + 1, before.tokenRequests + 2]);
+      expect(server.stats()).toEqual({
+        tokenRequests: before.tokenRequests + 2,
+        tokensIssued: before.tokensIssued + 1,
+      });
+    } finally {
+      server.setFault(undefined);
+    }
+  });
+
+  it('holds a token reply back for the delay a fault asks, then serves it', async () => {
+    server.setFault(() => ({ delayMs: 300 }));
+    try {
+      const startedMs = Date.now();
+      const reply = await tokenRequest({
+        client_id: POST_CLIENT.clientId,
+        client_secret: POST_CLIENT.clientSecret,
+      });
+
+      expect(Date.now() - startedMs).toBeGreaterThanOrEqual(290);
+      expect(reply.status).toBe(200);
+      expect(server.issuedTokens()).toContain(reply.body.access_token);
+    } finally {
+      server.setFault(undefined);
+    }
+  });
+
+  it('issues nothing to a client that hangs up while its reply is held back', async () => {
+    const before = server.stats();
+    server.setFault(() => ({ delayMs: 5_000 }));
+    try {
+      const hangUp = AbortSignal.timeout(100);
+      const request = fetch(server.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: POST_CLIENT.clientId,
+          client_secret: POST_CLIENT.clientSecret,
+        }),
+        signal: hangUp,
+      });
+
+      await expect(request).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(server.stats()).toEqual({
+        tokenRequests: before.tokenRequests + 1,
+        tokensIssued: before.tokensIssued,
+      });
+    } finally {
+      server.setFault(undefined);
+    }
+  });
+
   it('counts every token request and every token issued', async () => {
     const before = server.stats();
 
