@@ -228,6 +228,13 @@ describe('token broker on the local stack', () => {
     expect(tokenRequests() - before).toBe(1);
   });
 
+  it('answers the scheduled refresh for each profile named', async () => {
+    const reply = await broker({ action: 'refresh', clients: [LOCAL_PROFILE, 'nobody'] });
+
+    expect(['fresh', 'refreshed']).toContain(reply.refreshed[LOCAL_PROFILE]);
+    expect(reply.refreshed.nobody).toMatchObject({ code: 'unknown_client', retryable: false });
+  });
+
   it('reports an unknown profile as unknown_client', async () => {
     const reply = await broker({ client: 'nobody' });
 
