@@ -10,6 +10,7 @@ import { epochSecs, systemClock, type Clock } from './clock.js';
 import { BrokerError, type BrokerErrorCode } from './errors.js';
 import { isServable } from './expiry.js';
 import type { Log } from './logger.js';
+import type { BrokerMetrics } from './metrics.js';
 import { tokenHash } from './redact.js';
 
 /** Where a caller's token came from: its own memory, or the broker's reply. */
@@ -31,6 +32,8 @@ export interface BrokerClientOptions {
   /** Scopes to ask for; empty or absent means the profile's default. */
   scopes?: string[];
   log: Log;
+  /** Counts `CallerMemoryHit`; default none. */
+  metrics?: BrokerMetrics;
   clock?: Clock;
 }
 
@@ -52,6 +55,7 @@ export class BrokerClient {
   async getToken(): Promise<CallerToken> {
     const held = this.held;
     if (held && isServable({ ...held.reply, lifetimeSecs: held.lifetimeSecs }, this.clock())) {
+      this.options.metrics?.count('CallerMemoryHit');
       return toCallerToken(held.reply, 'caller_memory');
     }
     const fetched = await this.invokeOnce({});

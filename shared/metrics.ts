@@ -1,5 +1,5 @@
 /**
- * The broker's metrics, published as CloudWatch Embedded Metric Format through
+ * The product's metrics (the broker's, its callers' and the stock sync's), published as CloudWatch Embedded Metric Format through
  * Powertools Metrics. Core modules see only the small `BrokerMetrics`
  * interface, so tests can count what was recorded.
  */
@@ -15,9 +15,12 @@ export type CountMetric =
   | 'RefreshAhead'
   | 'CacheFallback'
   | 'Refusal'
-  | 'CooldownServed';
+  | 'CooldownServed'
+  | 'ItemsWritten'
+  | 'ItemsRejected'
+  | 'SyncRunFailed';
 
-export type DurationMetric = 'LeaseWaitDuration' | 'TokenRequestDuration';
+export type DurationMetric = 'LeaseWaitDuration' | 'TokenRequestDuration' | 'SyncDuration';
 
 export interface BrokerMetrics {
   count(name: CountMetric, value?: number): void;

@@ -11,6 +11,7 @@ import { BrokerClient } from '../../shared/broker-client.js';
 import { readStockSyncConfig } from '../../shared/config.js';
 import { StockSyncError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logger.js';
+import { powertoolsMetrics } from '../../shared/metrics.js';
 import { parseScheduledEvent } from '../../shared/stocks/scheduled-event.js';
 import { StocksApiClient } from '../../shared/stocks/stocks-api-client.js';
 import { runStockSync } from '../../shared/stocks/stock-sync.js';
@@ -18,6 +19,7 @@ import { StockWriter } from '../../shared/stocks/stock-writer.js';
 import { SyncRunStore, type SyncRunSummary } from '../../shared/stocks/sync-run-store.js';
 
 const logger = createLogger('stock-sync');
+const metrics = powertoolsMetrics('stock-sync');
 const config = readStockSyncConfig();
 const dynamo = new DynamoDBClient({});
 const tokens = new BrokerClient({
@@ -26,6 +28,7 @@ const tokens = new BrokerClient({
   client: config.client,
   scopes: config.scopes,
   log: logger,
+  metrics,
 });
 
 export async function handler(event: unknown, context?: Context): Promise<SyncRunSummary> {
@@ -45,6 +48,7 @@ export async function handler(event: unknown, context?: Context): Promise<SyncRu
     log: logger,
   });
 
+  recordRunMetrics(summary);
   if (summary.status !== 'succeeded') {
     throw new StockSyncError(
       'run_failed',
@@ -52,4 +56,17 @@ export async function handler(event: unknown, context?: Context): Promise<SyncRu
     );
   }
   return summary;
+}
+
+function recordRunMetrics(summary: SyncRunSummary): void {
+  metrics.count('ItemsWritten', summary.written);
+  metrics.count('ItemsRejected', summary.rejected);
+  if (summary.status !== 'succeeded') metrics.count('SyncRunFailed');
+  if (summary.finishedAt) {
+    metrics.duration(
+      'SyncDuration',
+      Date.parse(summary.finishedAt) - Date.parse(summary.startedAt),
+    );
+  }
+  metrics.publish();
 }

@@ -31,20 +31,32 @@ function setup(replies: unknown[]) {
       return queue.shift();
     },
   });
+  const counted: string[] = [];
   const client = new BrokerClient({
     lambda: lambda.as<LambdaClient>(),
     functionName: 'token-broker-prod-tokenBroker',
     client: 'farfetch',
     scopes: ['stocks'],
     log: new LogRecorder(),
+    metrics: { count: (name) => counted.push(name), duration: () => undefined },
     clock: () => state.nowMs,
   });
   const requests = () =>
     lambda.calls.map((call) => JSON.parse(Buffer.from(call.input.Payload).toString()));
-  return { client, lambda, state, requests };
+  return { client, lambda, state, requests, counted };
 }
 
 describe('BrokerClient', () => {
+  it('counts each answer from its own memory as a caller memory hit', async () => {
+    const s = setup([token('at-1')]);
+
+    await s.client.getToken();
+    await s.client.getToken();
+    await s.client.getToken();
+
+    expect(s.counted).toEqual(['CallerMemoryHit', 'CallerMemoryHit']);
+  });
+
   it('invokes the broker with the client and scopes, then serves from memory', async () => {
     const s = setup([token('at-1')]);
 
