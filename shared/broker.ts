@@ -65,6 +65,9 @@ export interface TokenBrokerDeps {
  */
 export type RefreshOutcome = 'fresh' | 'refreshed' | 'skipped';
 
+/** Longest a token is served from this environment's memory without reading the shared item. */
+const BROKER_MEMORY_MAX_AGE_MS = 60_000;
+
 /** Pause before trying a background refresh again after another environment took it. */
 const REFRESH_SKIPPED_PAUSE_MS = 1_000;
 
@@ -85,7 +88,10 @@ interface Lookup {
 }
 
 export class TokenBroker {
-  private readonly memory = new Map<string, { token: CachedToken; version: number }>();
+  private readonly memory = new Map<
+    string,
+    { token: CachedToken; version: number; rememberedAtMs: number }
+  >();
   private readonly lookups = new SingleFlight<BrokerTokenReply>();
   private readonly refreshes = new SingleFlight<RefreshOutcome>();
   /** Per key: no background refresh is tried before this instant (epoch ms). */
@@ -114,7 +120,7 @@ export class TokenBroker {
     if (lookup.rejectedHash) await this.forgetRejected(lookup);
 
     const held = this.memory.get(lookup.cacheKey);
-    if (held && this.servable(held.token, lookup)) {
+    if (held && this.servable(held.token, lookup) && !this.stale(held.rememberedAtMs)) {
       this.metrics.count('BrokerMemoryHit');
       this.refreshAheadIfDue(lookup, held.token, held.version);
       return reply(held.token, 'broker_memory');
@@ -446,7 +452,16 @@ export class TokenBroker {
   }
 
   private remember(token: CachedToken, version: number): void {
-    this.memory.set(token.cacheKey, { token, version });
+    this.memory.set(token.cacheKey, { token, version, rememberedAtMs: this.clock() });
+  }
+
+  /**
+   * Memory is checked against the shared item at least once a minute, so a
+   * token purged from the table (a compromised token, a revoked client)
+   * stops being served by warm environments within that minute.
+   */
+  private stale(rememberedAtMs: number): boolean {
+    return this.clock() - rememberedAtMs >= BROKER_MEMORY_MAX_AGE_MS;
   }
 
   /** Jittered, growing pauses, never past the lease's end or the deadline. */

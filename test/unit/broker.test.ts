@@ -282,7 +282,7 @@ describe('TokenBroker', () => {
       const env = fleet.environment();
       env.tokenServer.reply(tokenReply(at('1')));
       await env.getToken();
-      fleet.advanceSecs(600);
+      fleet.advanceSecs(59);
 
       // Act
       const reply = await env.getToken();
@@ -292,6 +292,40 @@ describe('TokenBroker', () => {
       expect(env.tokenServer.requests).toHaveLength(1);
       expect(fleet.table.calls.get).toBe(1);
       expect(env.metrics.counts.BrokerMemoryHit).toBe(1);
+    });
+
+    it('checks its memory against the shared table once a minute', async () => {
+      // Prepare
+      newFleet();
+      const env = fleet.environment();
+      env.tokenServer.reply(tokenReply(at('1')));
+      await env.getToken();
+      fleet.advanceSecs(60);
+
+      // Act
+      const reply = await env.getToken();
+
+      // Assess
+      expect(reply).toMatchObject({ accessToken: at('1'), source: 'cache' });
+      expect(fleet.table.calls.get).toBe(2);
+      expect(env.tokenServer.requests).toHaveLength(1);
+    });
+
+    it('stops serving a token purged from the table within a minute', async () => {
+      // Prepare
+      newFleet();
+      const env = fleet.environment();
+      env.tokenServer.reply(tokenReply(at('1')));
+      env.tokenServer.reply(tokenReply(at('2')));
+      const first = await env.getToken();
+      await fleet.table.invalidate(KEY, tokenHash(first.accessToken));
+      fleet.advanceSecs(60);
+
+      // Act
+      const reply = await env.getToken();
+
+      // Assess
+      expect(reply).toMatchObject({ accessToken: at('2'), source: 'token_endpoint' });
     });
 
     it('serves a second environment from the shared table without a token request', async () => {
