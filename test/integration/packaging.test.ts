@@ -517,3 +517,133 @@ function nodeMajorOf(runtime: unknown): number {
   const match = /^nodejs(\d+)\.x$/.exec(String(runtime));
   return match ? Number(match[1]) : Number.NaN;
 }
+
+// --- Alarms and dashboard ---------------------------------------------------------
+
+describe('the alarms and the dashboard', () => {
+  const METRICS_NAMESPACE = 'TokenBroker';
+  let conditions: Record<string, unknown>;
+
+  beforeAll(async () => {
+    const template = JSON.parse(
+      await readFile(
+        path.join(scratchDir, 'package', 'cloudformation-template-update-stack.json'),
+        'utf8',
+      ),
+    ) as { Conditions?: Record<string, unknown> };
+    conditions = template.Conditions ?? {};
+  });
+
+  function alarmTopicId(): string {
+    const topics = resourcesOfType('AWS::SNS::Topic');
+    expect(topics).toHaveLength(1);
+    return topics[0]![0];
+  }
+
+  function alarmOn(namespace: unknown, metricName: string): Resource {
+    const found = resourcesOfType('AWS::CloudWatch::Alarm').find(
+      ([, alarm]) =>
+        alarm.Properties.Namespace === namespace && alarm.Properties.MetricName === metricName,
+    );
+    if (!found) throw new Error(`no alarm on ${String(namespace)} ${metricName}`);
+    return found[1];
+  }
+
+  /** The metric a log metric filter on the broker's log group counts for a refusal code. */
+  function brokerCodeMetric(code: string): string {
+    const brokerLogGroupId = logicalIdOfLogGroup(BROKER_FUNCTION_NAME);
+    const filter = resourcesOfType('AWS::Logs::MetricFilter').find(
+      ([, candidate]) =>
+        referencedLogicalId(candidate.Properties.LogGroupName) === brokerLogGroupId &&
+        String(candidate.Properties.FilterPattern).includes(`$.code = "${code}"`),
+    )?.[1];
+    if (!filter) throw new Error(`no metric filter for ${code}`);
+    expect(filter.Properties.FilterPattern).toContain(
+      '$.message = "token request refused or failed"',
+    );
+    const [transformation] = filter.Properties.MetricTransformations as Json[];
+    expect(transformation?.MetricNamespace).toBe(METRICS_NAMESPACE);
+    return transformation?.MetricName as string;
+  }
+
+  it('route every alarm to one SNS topic, and only to it', () => {
+    const topicId = alarmTopicId();
+    const alarms = resourcesOfType('AWS::CloudWatch::Alarm');
+
+    expect(alarms.length).toBeGreaterThanOrEqual(6);
+    for (const [, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    }
+  });
+
+  it('subscribe the alarmEmail parameter by email, only when it is set', () => {
+    const [, subscription] = resourcesOfType('AWS::SNS::Subscription')[0] ?? [];
+    const conditionName = (subscription as { Condition?: string } | undefined)?.Condition;
+
+    expect(subscription?.Properties).toMatchObject({
+      Protocol: 'email',
+      TopicArn: { Ref: alarmTopicId() },
+      // The parameter's default: no address.
+      Endpoint: '',
+    });
+    expect(conditions[conditionName ?? '']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+  });
+
+  it('alarm on failed stock sync runs and on messages in its dead-letter queue', () => {
+    const failures = alarmOn('AWS/Lambda', 'Errors');
+    const queueId = referencedLogicalId((targetOf(nightlyRule()).DeadLetterConfig as Json).Arn);
+    const deadLetters = alarmOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible');
+
+    expect(failures.Properties.Dimensions).toEqual([
+      { Name: 'FunctionName', Value: { Ref: logicalIdOfFunction(STOCK_SYNC_FUNCTION_NAME) } },
+    ]);
+    expect(failures.Properties.Threshold).toBe(1);
+    expect(deadLetters.Properties.Dimensions).toEqual([
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } },
+    ]);
+    expect(deadLetters.Properties.Threshold).toBe(1);
+  });
+
+  it("alarm on the broker's refusals, invalid_client and invalid_scope each", () => {
+    const refusals = alarmOn(METRICS_NAMESPACE, 'Refusal');
+
+    expect(refusals.Properties.Dimensions).toEqual([{ Name: 'service', Value: 'token-broker' }]);
+    for (const code of ['invalid_client', 'invalid_scope']) {
+      expect(alarmOn(METRICS_NAMESPACE, brokerCodeMetric(code)).Properties.Threshold).toBe(1);
+    }
+  });
+
+  it('alarm when the token server stays unavailable', () => {
+    const alarm = alarmOn(METRICS_NAMESPACE, brokerCodeMetric('token_endpoint_unavailable'));
+
+    expect(alarm.Properties.EvaluationPeriods).toBeGreaterThanOrEqual(2);
+  });
+
+  it("chart the broker's cache tiers, token requests and lease waits, and the sync's items and duration", () => {
+    const dashboards = resourcesOfType('AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const body = literalOf(dashboards[0]![1].Properties.DashboardBody) ?? '';
+    // `${...}` stand for values CloudFormation substitutes inside JSON strings.
+    const widgets = (
+      JSON.parse(body.replace(/\$\{[^}]+\}/g, 'x')) as {
+        widgets: { type: string; properties: { metrics?: unknown[][] } }[];
+      }
+    ).widgets;
+    const charted = widgets
+      .flatMap((widget) => widget.properties.metrics ?? [])
+      .map((metric) => `${String(metric[0])}/${String(metric[1])}`);
+
+    for (const metric of [
+      'BrokerMemoryHit',
+      'SharedCacheHit',
+      'TokenRequest',
+      'LeaseWait',
+      'ItemsWritten',
+      'ItemsRejected',
+      'SyncDuration',
+    ]) {
+      expect(charted).toContain(`${METRICS_NAMESPACE}/${metric}`);
+    }
+    expect(widgets.some((widget) => widget.type === 'alarm')).toBe(true);
+  });
+});
