@@ -151,9 +151,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: ['name'],
     options: {},
     details: [
-      'For a compromised token or a revoked client. Warm broker environments keep a token ' +
-        'in memory until it expires or an API refuses it; revoke a compromised token at the ' +
-        'token server too.',
+      'For a compromised token or a revoked client. Warm broker environments stop serving ' +
+        'a purged token within a minute; callers keep the token they hold until it nears ' +
+        'expiry or an API refuses it, so revoke a compromised token at the token server too.',
     ],
   },
   {
