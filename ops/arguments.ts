@@ -129,7 +129,8 @@ function parseErrorMessage(error: unknown): string {
   if (unknown) return `unknown option ${unknown[1]}; run with --help`;
   const missing = /^Option '(--[\w-]+)[^']*' argument missing/.exec(message);
   if (missing) return `option ${missing[1]} needs a value`;
-  return message.split('. ')[0] ?? message;
+  // One line: parseArgs explains some errors over several sentences and lines.
+  return message.split(/\.\s/)[0] ?? message;
 }
 
 function globalOptions(values: OptionValues): GlobalOptions {

@@ -26,6 +26,7 @@ import {
   REFRESH_AHEAD_RATIO,
 } from './constants.js';
 import { BrokerError } from './errors.js';
+import { TOKEN_DEADLINE_MS } from './token-endpoint.js';
 import { isServable } from './expiry.js';
 import type { Log } from './logger.js';
 import { noMetrics, type BrokerMetrics } from './metrics.js';
@@ -34,12 +35,12 @@ import { normalizeScopes } from './scopes.js';
 import { SingleFlight } from './single-flight.js';
 import type { BrokerRequest, BrokerTokenReply, TokenSource } from './broker-request.js';
 import type { TokenEndpointClient } from './token-endpoint.js';
-import type { CachedToken, TokenItem, TokenTable } from './token-table.js';
+import type { CachedToken, LeaseRequest, TokenItem, TokenTable } from './token-table.js';
 
 export interface TokenBrokerOptions {
-  /** How long a lease lets one environment fetch; default 10 s. */
+  /** How long a lease lets one environment fetch; default 9 s. */
   leaseMs?: number;
-  /** Longest a request waits on another environment's fetch; default 9 s. */
+  /** Longest a request waits on another environment's fetch; default 10 s. */
   leaseWaitMs?: number;
   /** Share of the lifetime, at its end, in which a token is refreshed ahead; default 0.25. */
   refreshAheadRatio?: number;
@@ -135,12 +136,21 @@ export class TokenBroker {
    */
   async refresh(client: string): Promise<RefreshOutcome> {
     const lookup = await this.lookup({ client });
-    const item = await this.deps.tokens.get(lookup.cacheKey);
-    if (item.token && this.servable(item.token, lookup) && !this.dueForRefresh(item.token)) {
-      this.remember(item.token, item.version);
-      return 'fresh';
+    try {
+      const item = await this.deps.tokens.get(lookup.cacheKey);
+      if (item.token && this.servable(item.token, lookup) && !this.dueForRefresh(item.token)) {
+        this.remember(item.token, item.version);
+        return 'fresh';
+      }
+      return await this.refreshUnderLease(lookup, item);
+    } catch (error) {
+      if (error instanceof BrokerError) throw error;
+      // A refresh without the shared table would be a fetch nobody shares.
+      throw new BrokerError('cache_unavailable', `token cache unavailable for ${client}`, {
+        retryable: true,
+        cause: error,
+      });
     }
-    return this.refreshUnderLease(lookup, item.version);
   }
 
   /** Resolves once background refreshes started so far have settled (tests, shutdown). */
@@ -214,18 +224,16 @@ export class TokenBroker {
     try {
       // At the version read: a request that reaches DynamoDB after another
       // environment has already stored a token must not start a second fetch.
-      acquired = await this.deps.tokens.acquireLease(lookup.cacheKey, {
-        leaseId,
-        nowMs: this.clock(),
-        leaseMs: this.leaseMs,
-        version: item.version,
-      });
+      acquired = await this.deps.tokens.acquireLease(
+        lookup.cacheKey,
+        this.leaseRequest(leaseId, item),
+      );
     } catch (error) {
       return this.withoutCache(lookup, error);
     }
     if (!acquired) return undefined;
 
-    const token = await this.fetchAndStore(lookup, leaseId, item.failures, 'foreground');
+    const token = await this.fetchAndStore(lookup, leaseId, item, 'foreground');
     return reply(token, 'token_endpoint');
   }
 
@@ -239,7 +247,7 @@ export class TokenBroker {
     if ((this.refreshNotBefore.get(lookup.cacheKey) ?? 0) > this.clock()) return;
     this.metrics.count('RefreshAhead');
     void this.refreshes
-      .run(lookup.cacheKey, () => this.refreshUnderLease(lookup, version))
+      .run(lookup.cacheKey, () => this.refreshUnderLease(lookup, { version, token, failures: 0 }))
       .then((outcome) => {
         if (outcome === 'skipped') this.pauseRefresh(lookup.cacheKey, REFRESH_SKIPPED_PAUSE_MS);
       })
@@ -254,21 +262,35 @@ export class TokenBroker {
       });
   }
 
-  /** Refreshes if this environment can take the lease while the item is at `version`. */
-  private async refreshUnderLease(lookup: Lookup, version: number): Promise<RefreshOutcome> {
+  /** Refreshes if this environment can take the lease while the item is as it was read. */
+  private async refreshUnderLease(lookup: Lookup, item: TokenItem): Promise<RefreshOutcome> {
     const leaseId = this.newLeaseId();
-    const acquired = await this.deps.tokens.acquireLease(lookup.cacheKey, {
-      leaseId,
-      nowMs: this.clock(),
-      leaseMs: this.leaseMs,
-      version,
-    });
+    const acquired = await this.deps.tokens.acquireLease(
+      lookup.cacheKey,
+      this.leaseRequest(leaseId, item),
+    );
     if (!acquired) {
       await this.adoptNewer(lookup.cacheKey);
       return 'skipped';
     }
-    await this.fetchAndStore(lookup, leaseId, 0, 'background');
+    await this.fetchAndStore(lookup, leaseId, { ...item, failures: 0 }, 'background');
     return 'refreshed';
+  }
+
+  /**
+   * A lease on the item as read: only at its version, and with a TTL that
+   * outlives both the lease and any token the item still holds, so DynamoDB
+   * never deletes a live lease or a valid token.
+   */
+  private leaseRequest(leaseId: string, item: TokenItem): LeaseRequest {
+    const nowMs = this.clock();
+    return {
+      leaseId,
+      nowMs,
+      leaseMs: this.leaseMs,
+      version: item.version,
+      ttlSecs: Math.max(item.token?.expiresAt ?? 0, Math.ceil((nowMs + this.leaseMs) / 1000)),
+    };
   }
 
   /** After losing a refresh race: take the winner's token, if it is there already. */
@@ -290,14 +312,14 @@ export class TokenBroker {
   private async fetchAndStore(
     lookup: Lookup,
     leaseId: string,
-    priorFailures: number,
+    item: TokenItem,
     mode: 'foreground' | 'background',
   ): Promise<CachedToken> {
     let token: CachedToken;
     try {
       token = await this.fetchToken(lookup);
     } catch (error) {
-      await this.releaseAfterFailure(lookup, leaseId, error, priorFailures, mode);
+      await this.releaseAfterFailure(lookup, leaseId, error, item, mode);
       throw this.logged(error, lookup.profileName);
     }
     await this.store(token, leaseId);
@@ -308,6 +330,16 @@ export class TokenBroker {
   /** Degraded mode: DynamoDB failed, so fetch directly (still one fetch per environment). */
   private async withoutCache(lookup: Lookup, error: unknown): Promise<BrokerTokenReply> {
     this.metrics.count('CacheFallback');
+    const held = this.memory.get(lookup.cacheKey);
+    if (held && this.servable(held.token, lookup)) {
+      // Memory past its check-in age is still a valid token: serve it rather
+      // than ask the token server again while the table cannot be read.
+      this.deps.log.warn('token cache unavailable, serving from memory', {
+        profile: lookup.profileName,
+        errorName: error instanceof Error ? error.name : 'UnknownError',
+      });
+      return reply(held.token, 'broker_memory');
+    }
     this.deps.log.warn('token cache unavailable, fetching directly', {
       profile: lookup.profileName,
       errorName: error instanceof Error ? error.name : 'UnknownError',
@@ -324,21 +356,30 @@ export class TokenBroker {
    * cache and retries once, but only if its version changed (a rotation).
    */
   private async fetchToken(lookup: Lookup): Promise<CachedToken> {
+    // One deadline for the first request and the retry after a rotation, so
+    // the whole fetch stays inside the lease that covers it.
+    const deadlineAtMs = this.clock() + TOKEN_DEADLINE_MS;
     try {
-      return await this.requestFromEndpoint(lookup, lookup.profile);
+      return await this.requestFromEndpoint(lookup, lookup.profile, deadlineAtMs);
     } catch (error) {
       if (!(error instanceof BrokerError) || !CREDENTIAL_REFUSALS.has(error.code)) throw error;
       const reread = await this.deps.profiles.get(lookup.profileName, { bypassCache: true });
       if (reread.versionId === lookup.profile.versionId) throw error;
       this.deps.log.info('client secret changed, retrying once', { profile: lookup.profileName });
-      return this.requestFromEndpoint(lookup, reread);
+      return this.requestFromEndpoint(lookup, reread, deadlineAtMs);
     }
   }
 
-  private async requestFromEndpoint(lookup: Lookup, profile: ProfileLookup): Promise<CachedToken> {
+  private async requestFromEndpoint(
+    lookup: Lookup,
+    profile: ProfileLookup,
+    deadlineAtMs: number,
+  ): Promise<CachedToken> {
     const sentAtMs = this.clock();
     this.metrics.count('TokenRequest');
-    const grant = await this.deps.tokenEndpoint.requestToken(profile.profile, lookup.scopes);
+    const grant = await this.deps.tokenEndpoint.requestToken(profile.profile, lookup.scopes, {
+      deadlineAtMs,
+    });
     this.metrics.duration('TokenRequestDuration', this.clock() - sentAtMs);
     const token: CachedToken = {
       ...grant,
@@ -365,6 +406,8 @@ export class TokenBroker {
       const outcome = await this.deps.tokens.writeToken(token, leaseId, this.clock());
       if (!outcome.stored) {
         this.deps.log.debug('a newer token or another lease holder won', logFields(token));
+        // The write did not clear our lease; give it back so nobody waits it out.
+        await this.deps.tokens.releaseLease(token.cacheKey, { leaseId, failed: false });
       }
       this.remember(token, outcome.stored ? outcome.version : 0);
     } catch (error) {
@@ -380,7 +423,7 @@ export class TokenBroker {
     lookup: Lookup,
     leaseId: string,
     error: unknown,
-    priorFailures: number,
+    item: TokenItem,
     mode: 'foreground' | 'background',
   ): Promise<void> {
     this.metrics.count('TokenRequestFailed');
@@ -388,12 +431,18 @@ export class TokenBroker {
     // A background fetch may have been frozen with its environment; only what
     // the server said (a Retry-After) counts against the fleet then.
     const counts = transient && mode === 'foreground';
-    const cooldownUntilMs = this.cooldownAfter(error, counts ? priorFailures + 1 : 0);
+    const cooldownUntilMs = this.cooldownAfter(error, counts ? item.failures + 1 : 0);
     try {
       await this.deps.tokens.releaseLease(lookup.cacheKey, {
         leaseId,
         failed: counts,
-        ...(cooldownUntilMs === undefined ? {} : { cooldownUntilMs }),
+        ...(cooldownUntilMs === undefined
+          ? {}
+          : {
+              cooldownUntilMs,
+              // Outlive the cooldown and any token still held.
+              ttlSecs: Math.max(item.token?.expiresAt ?? 0, Math.ceil(cooldownUntilMs / 1000)),
+            }),
       });
     } catch (releaseError) {
       this.deps.log.warn('lease could not be released; it lapses by itself', {

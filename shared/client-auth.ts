@@ -70,6 +70,7 @@ export function credentialForms(profile: ClientProfile): string[] {
       encodeURIComponent(profile.clientSecret),
       formEncode(profile.clientSecret),
       Buffer.from(pair).toString('base64'),
+      Buffer.from(profile.clientSecret).toString('base64'),
     );
   }
   if (profile.privateKey) forms.push(profile.privateKey);

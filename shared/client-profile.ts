@@ -73,7 +73,7 @@ export function parseClientProfile(document: string): ClientProfile {
   rejectUnknownFields(raw);
 
   const profile: ClientProfile = {
-    clientId: requiredString(raw, 'client_id'),
+    clientId: visibleString(raw, 'client_id'),
     tokenUrl: tokenUrl(raw),
     scopes: scopes(raw),
     authMethod: authMethod(raw),
@@ -121,6 +121,18 @@ function requiredString(raw: Record<string, unknown>, field: string): string {
   return value;
 }
 
+/** RFC 6749 Appendix A: `client_id` and `client_secret` are `*VSCHAR` (%x20-7E). */
+function visibleString(raw: Record<string, unknown>, field: string): string {
+  const value = requiredString(raw, field);
+  if (!/^[\x20-\x7e]+$/.test(value)) {
+    throw new ValidationError(
+      field,
+      'must hold printable ASCII characters only (RFC 6749 Appendix A)',
+    );
+  }
+  return value;
+}
+
 function optionalString(raw: Record<string, unknown>, field: string): string | undefined {
   return raw[field] === undefined ? undefined : requiredString(raw, field);
 }
@@ -157,7 +169,7 @@ function scopes(raw: Record<string, unknown>): string[] {
 
 /** The credential the auth method needs; the other kind is not kept. */
 function credentials(raw: Record<string, unknown>, method: AuthMethod): Partial<ClientProfile> {
-  if (method !== 'private_key_jwt') return { clientSecret: requiredString(raw, 'client_secret') };
+  if (method !== 'private_key_jwt') return { clientSecret: visibleString(raw, 'client_secret') };
 
   const privateKey = requiredString(raw, 'private_key');
   if (!/^-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----\s*$/.test(privateKey.trim())) {

@@ -20,6 +20,7 @@ export type BrokerErrorCode =
   | 'invalid_token_reply'
   | 'token_endpoint_unavailable'
   | 'secret_unavailable'
+  | 'cache_unavailable'
   | 'broker_unavailable';
 
 interface ErrorDetails {

@@ -24,7 +24,7 @@ import type { TokenGrant } from './token-grant.js';
 export interface TokenEndpointOptions {
   /** Per-attempt timeout; default 5 s. */
   requestTimeoutMs?: number;
-  /** Total time all attempts may take; default 8 s (the broker times out at 10 s). */
+  /** Total time all attempts may take; default 8 s (inside the broker's 9 s lease). */
   deadlineMs?: number;
   /** Attempts for transient failures; default 3. */
   maxAttempts?: number;
@@ -63,10 +63,18 @@ export class TokenEndpointClient {
     this.random = options.random ?? Math.random;
   }
 
-  /** Requests a token for `scopes` (none: the server's default scope). */
-  async requestToken(profile: ClientProfile, scopes: readonly string[]): Promise<TokenGrant> {
+  /**
+   * Requests a token for `scopes` (none: the server's default scope), within
+   * `deadlineMs` from now or by `deadlineAtMs` when the caller shares one
+   * deadline across several requests.
+   */
+  async requestToken(
+    profile: ClientProfile,
+    scopes: readonly string[],
+    { deadlineAtMs }: { deadlineAtMs?: number } = {},
+  ): Promise<TokenGrant> {
     assertTokenUrl(profile.tokenUrl);
-    const deadline = this.clock() + (this.options.deadlineMs ?? TOKEN_DEADLINE_MS);
+    const deadline = deadlineAtMs ?? this.clock() + (this.options.deadlineMs ?? TOKEN_DEADLINE_MS);
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
 
     for (let attempt = 1; ; attempt++) {

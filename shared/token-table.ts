@@ -60,16 +60,19 @@ export interface LeaseRequest {
   leaseId: string;
   nowMs: number;
   leaseMs: number;
-  /** Take the lease only while the item is still at this version (refresh ahead). */
+  /** Take the lease only while the item is still at this version. */
   version?: number;
+  /** TTL to store, epoch seconds; default the lease's end. Pass one past any token still held. */
+  ttlSecs?: number;
 }
 
 export interface LeaseRelease {
   leaseId: string;
   /** Count this release as a failed fetch. */
   failed: boolean;
-  /** Fleet-wide cooldown to store, epoch ms. */
+  /** Fleet-wide cooldown to store, epoch ms, with the TTL that outlives it. */
   cooldownUntilMs?: number;
+  ttlSecs?: number;
 }
 
 export class TokenTable {
@@ -96,7 +99,9 @@ export class TokenTable {
       ':id': { S: request.leaseId },
       ':now': { N: String(request.nowMs) },
       ':until': { N: String(request.nowMs + request.leaseMs) },
-      ':ttl': { N: String(Math.ceil((request.nowMs + request.leaseMs) / 1000)) },
+      ':ttl': {
+        N: String(request.ttlSecs ?? Math.ceil((request.nowMs + request.leaseMs) / 1000)),
+      },
     };
     let condition =
       '(attribute_not_exists(leaseExpiresAtMs) OR leaseExpiresAtMs <= :now) AND ' +
@@ -113,8 +118,7 @@ export class TokenTable {
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: key(cacheKey),
-        UpdateExpression:
-          'SET leaseId = :id, leaseExpiresAtMs = :until, #ttl = if_not_exists(#ttl, :ttl)',
+        UpdateExpression: 'SET leaseId = :id, leaseExpiresAtMs = :until, #ttl = :ttl',
         ConditionExpression: condition,
         ExpressionAttributeNames: { '#ttl': 'ttl' },
         ExpressionAttributeValues: values,
@@ -167,10 +171,11 @@ export class TokenTable {
       values[':one'] = { N: '1' };
     }
     if (release.cooldownUntilMs !== undefined) {
-      // A token still held keeps its own TTL; otherwise the item lives until the cooldown ends.
-      sets.push('cooldownUntilMs = :cooldown, #ttl = if_not_exists(expiresAt, :cooldownTtl)');
+      sets.push('cooldownUntilMs = :cooldown, #ttl = :cooldownTtl');
       values[':cooldown'] = { N: String(release.cooldownUntilMs) };
-      values[':cooldownTtl'] = { N: String(Math.ceil(release.cooldownUntilMs / 1000)) };
+      values[':cooldownTtl'] = {
+        N: String(release.ttlSecs ?? Math.ceil(release.cooldownUntilMs / 1000)),
+      };
     }
     await this.conditional(
       new UpdateItemCommand({

@@ -4,9 +4,8 @@
  * finish is thrown as a function error after its summary is recorded, so the
  * schedule's retry policy and dead-letter queue take over.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
+import { brokerInvokeClient, stockTableClient } from '../../shared/aws-clients.js';
 import { BrokerClient } from '../../shared/broker-client.js';
 import { readStockSyncConfig } from '../../shared/config.js';
 import { StockSyncError } from '../../shared/errors.js';
@@ -21,9 +20,9 @@ import { SyncRunStore, type SyncRunSummary } from '../../shared/stocks/sync-run-
 const logger = createLogger('stock-sync');
 const metrics = powertoolsMetrics('stock-sync');
 const config = readStockSyncConfig();
-const dynamo = new DynamoDBClient({});
+const dynamo = stockTableClient();
 const tokens = new BrokerClient({
-  lambda: new LambdaClient({}),
+  lambda: brokerInvokeClient(),
   functionName: config.tokenBrokerFunction,
   client: config.client,
   scopes: config.scopes,

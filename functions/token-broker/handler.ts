@@ -7,9 +7,8 @@
  * stable code; anything unexpected is thrown and surfaces as a function error.
  */
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
+import { secretsClient, tokenTableClient } from '../../shared/aws-clients.js';
 import { TokenBroker, type RefreshOutcome } from '../../shared/broker.js';
 import {
   isRefreshEvent,
@@ -31,7 +30,7 @@ const logger = createLogger('token-broker');
 const metrics = powertoolsMetrics('token-broker');
 const config = readBrokerConfig();
 const broker = new TokenBroker({
-  profiles: new ClientProfileStore(new SecretsManagerClient({}), {
+  profiles: new ClientProfileStore(secretsClient(), {
     prefix: config.secretPrefix,
     log: logger,
   }),
@@ -40,7 +39,7 @@ const broker = new TokenBroker({
     maxLifetimeSecs: config.maxTokenLifetimeSecs,
     log: logger,
   }),
-  tokens: new TokenTable(new DynamoDBClient({}), config.tokensTable),
+  tokens: new TokenTable(tokenTableClient(), config.tokensTable),
   log: logger,
   metrics,
   environmentId: randomUUID().slice(0, 8),
@@ -59,13 +58,25 @@ export async function handler(
   } catch (error) {
     if (error instanceof ValidationError) {
       logger.warn('invalid broker request', { field: error.field, reason: error.message });
-      return new BrokerError('invalid_request', error.message).toReply();
+      return errorReply(new BrokerError('invalid_request', error.message));
     }
-    if (error instanceof BrokerError) return error.toReply();
+    if (error instanceof BrokerError) return errorReply(error);
     throw error;
   } finally {
     metrics.publish();
   }
+}
+
+/**
+ * Every error answer is logged once, with its code, whatever produced it (a
+ * refusal, a cooldown, a wait that ran out): the alarms count these lines.
+ */
+function errorReply(error: BrokerError): BrokerErrorReply {
+  logger[error.retryable ? 'warn' : 'error']('broker replied with an error', {
+    code: error.code,
+    retryable: error.retryable,
+  });
+  return error.toReply();
 }
 
 /**
@@ -78,15 +89,18 @@ async function warmUp(event: unknown): Promise<RefreshReply> {
   const request = parseRefreshRequest(event);
   await realSleep(Math.random() * WARM_UP_JITTER_MS);
 
-  const refreshed: RefreshReply['refreshed'] = {};
-  for (const client of request.clients) {
-    try {
-      refreshed[client] = await broker.refresh(client);
-    } catch (error) {
-      if (!(error instanceof BrokerError)) throw error;
-      refreshed[client] = error.toReply().error;
-    }
-  }
+  // Side by side, so one slow profile cannot use up the others' time.
+  const outcomes = await Promise.all(
+    request.clients.map(async (client) => {
+      try {
+        return [client, await broker.refresh(client)] as const;
+      } catch (error) {
+        if (!(error instanceof BrokerError)) throw error;
+        return [client, errorReply(error).error] as const;
+      }
+    }),
+  );
+  const refreshed: RefreshReply['refreshed'] = Object.fromEntries(outcomes);
   logger.info('scheduled refresh done', { refreshed });
   return { refreshed };
 }

@@ -4,9 +4,7 @@
  */
 import type { ScheduledEvent } from 'aws-lambda';
 import { ValidationError } from '../errors.js';
-
-/** What EventBridge sends: `2026-12-04T02:00:00Z`, with or without fractions or an offset. */
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+import { isoDateTimeProblem } from '../iso-date.js';
 
 export interface ScheduledStart {
   /** Event id, kept for tracing a run back to its trigger. */
@@ -29,11 +27,7 @@ export function parseScheduledEvent(event: unknown): ScheduledStart {
   if (typeof raw.id !== 'string' || raw.id === '' || raw.id.length > 128) {
     throw new ValidationError('id', 'must be a non-empty string of at most 128 characters');
   }
-  if (
-    typeof raw.time !== 'string' ||
-    !ISO_DATE_TIME.test(raw.time) ||
-    Number.isNaN(Date.parse(raw.time))
-  ) {
+  if (typeof raw.time !== 'string' || isoDateTimeProblem(raw.time) !== undefined) {
     throw new ValidationError('time', 'must be an ISO 8601 date-time');
   }
   return { eventId: raw.id, time: new Date(raw.time).toISOString() };

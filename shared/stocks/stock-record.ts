@@ -3,6 +3,7 @@
  * variant (size) one warehouse holds. Entries are validated one by one; an
  * invalid entry is reported with its key and reason and never stops the rest.
  */
+import { isoDateTimeProblem } from '../iso-date.js';
 
 export interface StockRecord {
   productId: string;
@@ -20,7 +21,6 @@ export type EntryCheck =
 
 const MAX_ID_CHARS = 128;
 const MAX_QUANTITY = 1_000_000_000;
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 /** The stocks table key: one item per variant and warehouse. */
 export function stockKey(record: Pick<StockRecord, 'variantId' | 'warehouseId'>): string {
@@ -70,22 +70,10 @@ function firstProblem(
   if (!Number.isInteger(raw.quantity)) return 'quantity must be a whole number';
   if ((raw.quantity as number) < 0) return 'quantity must not be negative';
   if ((raw.quantity as number) > MAX_QUANTITY) return 'quantity is implausibly large';
-  if (typeof raw.updatedAt !== 'string' || !ISO_DATE_TIME.test(raw.updatedAt)) {
-    return 'updatedAt must be an ISO 8601 date-time';
-  }
-  if (!isRealDate(raw.updatedAt)) return 'updatedAt is not a real date';
+  const dateProblem = isoDateTimeProblem(raw.updatedAt);
+  if (dateProblem === 'shape') return 'updatedAt must be an ISO 8601 date-time';
+  if (dateProblem === 'calendar') return 'updatedAt is not a real date';
   return undefined;
-}
-
-/** `Date.parse` rolls 30 February over into March; a calendar check does not. */
-function isRealDate(value: string): boolean {
-  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return (
-    date.getUTCMonth() === month - 1 &&
-    date.getUTCDate() === day &&
-    !Number.isNaN(Date.parse(value))
-  );
 }
 
 /** Ids arrive as strings or as positive whole numbers; both become strings. */

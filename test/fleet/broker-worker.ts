@@ -67,6 +67,8 @@ const sdkConfig = {
   requestHandler: {
     connectionTimeout: SDK_CONNECTION_TIMEOUT_MS,
     requestTimeout: SDK_REQUEST_TIMEOUT_MS,
+    // Without this the SDK only warns when the request timeout passes.
+    throwOnRequestTimeout: true,
   },
 };
 const profiles = new ClientProfileStore(

@@ -558,9 +558,7 @@ describe('the alarms and the dashboard', () => {
         String(candidate.Properties.FilterPattern).includes(`$.code = "${code}"`),
     )?.[1];
     if (!filter) throw new Error(`no metric filter for ${code}`);
-    expect(filter.Properties.FilterPattern).toContain(
-      '$.message = "token request refused or failed"',
-    );
+    expect(filter.Properties.FilterPattern).toContain('$.message = "broker replied with an error"');
     const [transformation] = filter.Properties.MetricTransformations as Json[];
     expect(transformation?.MetricNamespace).toBe(METRICS_NAMESPACE);
     return transformation?.MetricName as string;
