@@ -62,16 +62,23 @@ export interface LeaseRequest {
   leaseMs: number;
   /** Take the lease only while the item is still at this version. */
   version?: number;
-  /** TTL to store, epoch seconds; default the lease's end. Pass one past any token still held. */
-  ttlSecs?: number;
+  /**
+   * TTL to store, epoch seconds. The caller knows the item it read: past the
+   * lease's end and past any token the item still holds (see the broker).
+   */
+  ttlSecs: number;
 }
 
 export interface LeaseRelease {
   leaseId: string;
   /** Count this release as a failed fetch. */
   failed: boolean;
-  /** Fleet-wide cooldown to store, epoch ms, with the TTL that outlives it. */
+  /** Fleet-wide cooldown to store, epoch ms. */
   cooldownUntilMs?: number;
+  /**
+   * TTL to store with a cooldown, epoch seconds: past the cooldown and past
+   * any token the item still holds. Required with `cooldownUntilMs`.
+   */
   ttlSecs?: number;
 }
 
@@ -99,9 +106,7 @@ export class TokenTable {
       ':id': { S: request.leaseId },
       ':now': { N: String(request.nowMs) },
       ':until': { N: String(request.nowMs + request.leaseMs) },
-      ':ttl': {
-        N: String(request.ttlSecs ?? Math.ceil((request.nowMs + request.leaseMs) / 1000)),
-      },
+      ':ttl': { N: String(request.ttlSecs) },
     };
     let condition =
       '(attribute_not_exists(leaseExpiresAtMs) OR leaseExpiresAtMs <= :now) AND ' +
@@ -171,11 +176,10 @@ export class TokenTable {
       values[':one'] = { N: '1' };
     }
     if (release.cooldownUntilMs !== undefined) {
+      if (release.ttlSecs === undefined) throw new TypeError('a cooldown needs its ttlSecs');
       sets.push('cooldownUntilMs = :cooldown, #ttl = :cooldownTtl');
       values[':cooldown'] = { N: String(release.cooldownUntilMs) };
-      values[':cooldownTtl'] = {
-        N: String(release.ttlSecs ?? Math.ceil(release.cooldownUntilMs / 1000)),
-      };
+      values[':cooldownTtl'] = { N: String(release.ttlSecs) };
     }
     await this.conditional(
       new UpdateItemCommand({

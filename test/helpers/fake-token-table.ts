@@ -111,7 +111,7 @@ export class FakeTokenTable {
       ...stored,
       leaseId: request.leaseId,
       leaseExpiresAtMs: leaseEndMs,
-      ttl: stored.ttl ?? Math.ceil(leaseEndMs / 1000),
+      ttl: request.ttlSecs ?? Math.ceil(leaseEndMs / 1000),
     });
     return true;
   }
@@ -146,7 +146,7 @@ export class FakeTokenTable {
     if (release.failed) next.failures = (stored.failures ?? 0) + 1;
     if (release.cooldownUntilMs !== undefined) {
       next.cooldownUntilMs = release.cooldownUntilMs;
-      next.ttl = stored.token?.expiresAt ?? Math.ceil(release.cooldownUntilMs / 1000);
+      next.ttl = release.ttlSecs ?? Math.ceil(release.cooldownUntilMs / 1000);
     }
     this.items.set(cacheKey, next);
   }

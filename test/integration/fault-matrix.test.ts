@@ -547,7 +547,12 @@ describe('the lease', () => {
     const plantedAtMs = Date.now();
     const taken = await new TokenTable(stack.clients.dynamo, stack.tables.tokens).acquireLease(
       cacheKey,
-      { leaseId: 'dead-env:planted', nowMs: plantedAtMs, leaseMs },
+      {
+        leaseId: 'dead-env:planted',
+        nowMs: plantedAtMs,
+        leaseMs,
+        ttlSecs: Math.ceil((plantedAtMs + leaseMs) / 1000),
+      },
     );
     expect(taken).toBe(true);
     const waiters = Array.from({ length: 3 }, () => environment());

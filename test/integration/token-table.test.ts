@@ -97,6 +97,7 @@ describe.each(implementations)('%s', (_name, create) => {
     leaseId,
     nowMs,
     leaseMs: LEASE_MS,
+    ttlSecs: Math.ceil((nowMs + LEASE_MS) / 1000),
     ...(version === undefined ? {} : { version }),
   });
 
@@ -158,6 +159,7 @@ describe.each(implementations)('%s', (_name, create) => {
         leaseId: 'env-a',
         failed: true,
         cooldownUntilMs: NOW_MS + 30_000,
+        ttlSecs: Math.ceil((NOW_MS + 30_000) / 1000),
       });
 
       // Act
@@ -203,6 +205,7 @@ describe.each(implementations)('%s', (_name, create) => {
         leaseId: 'env-a',
         failed: true,
         cooldownUntilMs: NOW_MS + 1_000,
+        ttlSecs: Math.ceil((NOW_MS + 1_000) / 1000),
       });
       await table.acquireLease(key, lease('env-a', NOW_MS + 2_000));
       const token = cachedToken(key, 'at-1', NOW_SECS + 2400);
@@ -319,6 +322,7 @@ describe.each(implementations)('%s', (_name, create) => {
         leaseId: 'env-a',
         failed: true,
         cooldownUntilMs: NOW_MS + 30_000,
+        ttlSecs: Math.ceil((NOW_MS + 30_000) / 1000),
       });
 
       // Assess
@@ -363,6 +367,7 @@ describe.each(implementations)('%s', (_name, create) => {
         leaseId: 'env-b',
         failed: true,
         cooldownUntilMs: NOW_MS + 30_000,
+        ttlSecs: Math.ceil((NOW_MS + 30_000) / 1000),
       });
 
       // Assess
@@ -385,6 +390,7 @@ describe.each(implementations)('%s', (_name, create) => {
         leaseId: 'env-b',
         failed: false,
         cooldownUntilMs: NOW_MS + 31_000,
+        ttlSecs: Math.ceil((NOW_MS + 31_000) / 1000),
       });
 
       // Assess
@@ -398,21 +404,27 @@ describe.each(implementations)('%s', (_name, create) => {
 
     // A cooldown's ttl must not bring the item's deletion before the expiry of
     // the valid token it still holds, or DynamoDB TTL may evict that token.
-    it('never lowers the ttl below the expiry of the token still held', async () => {
+    it('stores the TTL its caller computed for a lease and a cooldown over a held token', async () => {
       // Prepare
       await table.acquireLease(key, lease('env-a'));
       await table.writeToken(cachedToken(key, 'at-1', NOW_SECS + 2400), 'env-a', NOW_MS);
-      await table.acquireLease(key, lease('env-b', NOW_MS + 1_000, 1));
+      await table.acquireLease(key, {
+        ...lease('env-b', NOW_MS + 1_000, 1),
+        ttlSecs: NOW_SECS + 2400,
+      });
+      const ttlWhileLeased = await subject.ttlOf(key);
 
       // Act
       await table.releaseLease(key, {
         leaseId: 'env-b',
         failed: false,
         cooldownUntilMs: NOW_MS + 31_000,
+        ttlSecs: NOW_SECS + 2400,
       });
 
       // Assess
-      expect(await subject.ttlOf(key)).toBeGreaterThanOrEqual(NOW_SECS + 2400);
+      expect(ttlWhileLeased).toBe(NOW_SECS + 2400);
+      expect(await subject.ttlOf(key)).toBe(NOW_SECS + 2400);
     });
   });
 

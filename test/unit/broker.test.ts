@@ -931,6 +931,40 @@ describe('TokenBroker', () => {
       expect(env.log.messages('warn')).toEqual(['token cache unavailable, fetching directly']);
     });
 
+    it('keeps serving a valid token from memory past its check-in age, without a token request', async () => {
+      // Prepare
+      newFleet();
+      const env = fleet.environment();
+      env.tokenServer.reply(tokenReply(at('1')));
+      await env.getToken();
+      fleet.table.failAll();
+      fleet.advanceSecs(61);
+
+      // Act
+      const reply = await env.getToken();
+
+      // Assess
+      expect(reply).toMatchObject({ accessToken: at('1'), source: 'broker_memory' });
+      expect(env.tokenServer.requests).toHaveLength(1);
+      expect(env.metrics.counts.CacheFallback).toBe(1);
+      expect(env.log.messages('warn')).toEqual(['token cache unavailable, serving from memory']);
+    });
+
+    it('reports a scheduled refresh that cannot read the table as a retryable cache_unavailable', async () => {
+      // Prepare
+      newFleet();
+      const env = fleet.environment();
+      fleet.table.failWith('get');
+
+      // Act
+      const error = await env.broker.refresh('farfetch').catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toBeInstanceOf(BrokerError);
+      expect(error).toMatchObject({ code: 'cache_unavailable', retryable: true });
+      expect(env.tokenServer.requests).toHaveLength(0);
+    });
+
     it('serves the token it fetched even when only the write fails', async () => {
       // Prepare
       newFleet();
@@ -944,6 +978,28 @@ describe('TokenBroker', () => {
       // Assess
       expect(reply).toMatchObject({ accessToken: at('1'), source: 'token_endpoint' });
       expect(env.log.messages('warn')).toContain('token could not be cached');
+    });
+  });
+
+  describe('time to live', () => {
+    it('never lowers the TTL below a held token while a lease is taken for a refresh', async () => {
+      // Prepare
+      newFleet();
+      const env = fleet.environment();
+      env.tokenServer.reply(tokenReply(at('1')));
+      const first = await env.getToken();
+      fleet.advanceSecs(1900);
+      const held = env.tokenServer.hold();
+
+      // Act
+      await env.getToken();
+      await held.requested;
+      const ttlDuringFetch = fleet.table.ttlOf(KEY);
+      held.answer(tokenReply(at('2')));
+      await env.broker.settled();
+
+      // Assess
+      expect(ttlDuringFetch).toBeGreaterThanOrEqual(first.expiresAt);
     });
   });
 
