@@ -64,9 +64,11 @@ async function syncAllPages(summary: SyncRunSummary, deps: StockSyncDeps, clock:
   const newest = new Map<string, number>();
   let totalItems = 0;
 
+  // The next page is read while the current one is written.
+  let reading = deps.stocksApi.readPage(1);
   for (let pageNumber = 1; pageNumber <= Math.max(1, summary.totalPages); pageNumber++) {
     if (pageNumber > MAX_PAGES) throw new Error(`catalogue claims more than ${MAX_PAGES} pages`);
-    const { page, tokenReplaced } = await deps.stocksApi.readPage(pageNumber);
+    const { page, tokenReplaced } = await reading;
     if (tokenReplaced) summary.tokenRefreshes++;
     if (pageNumber === 1) {
       summary.totalPages = page.totalPages;
@@ -76,6 +78,11 @@ async function syncAllPages(summary: SyncRunSummary, deps: StockSyncDeps, clock:
     }
     summary.pages++;
     summary.itemsRead += page.entries.length;
+    if (pageNumber < summary.totalPages) {
+      reading = deps.stocksApi.readPage(pageNumber + 1);
+      // Settled here if the write below fails first, so its error is not unhandled.
+      reading.catch(() => undefined);
+    }
 
     const records = acceptedRecords(page.entries, pageNumber, summary, newest, deps.log);
     summary.written += await deps.writer.write(

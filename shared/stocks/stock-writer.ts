@@ -64,16 +64,20 @@ export class StockWriter {
     let unwritten = 0;
     let firstError: unknown;
 
-    for (let start = 0; start < batches.length; start += concurrency) {
-      const round = batches.slice(start, start + concurrency);
-      const results = await Promise.all(round.map((batch) => this.writeBatch(batch)));
-      for (const result of results) {
+    // A sliding window: a new batch starts as soon as one finishes, so one
+    // slow batch does not hold up the others. After a failure no new batch
+    // starts; those already sent finish and are counted.
+    let next = 0;
+    const lane = async () => {
+      while (next < batches.length && unwritten === 0) {
+        const batch = batches[next++] as WriteRequest[];
+        const result = await this.writeBatch(batch);
         written += result.written;
         unwritten += result.unwritten;
         firstError ??= result.error;
       }
-      if (unwritten > 0) break;
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, lane));
 
     if (unwritten > 0) {
       const neverSent = records.length - written - unwritten;

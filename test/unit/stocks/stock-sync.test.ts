@@ -165,9 +165,10 @@ describe('runStockSync', () => {
     expect(summary).toEqual(finished);
     expect(world.pagesRead).toEqual([1, 2, 3]);
     expect(world.getTokenCalls).toBe(1);
+    // Each page is written while the next one is read.
     expect(world.writes.map((w) => [w.records.length, w.runId, w.syncedAt])).toEqual([
-      [3, RUN_ID, at(START_MS + PAGE_READ_MS)],
       [3, RUN_ID, at(START_MS + 2 * PAGE_READ_MS)],
+      [3, RUN_ID, at(START_MS + 3 * PAGE_READ_MS)],
       [1, RUN_ID, at(START_MS + 3 * PAGE_READ_MS)],
     ]);
     expect(world.writes[0]?.records[0]).toEqual(entry(0));
@@ -487,7 +488,9 @@ describe('runStockSync', () => {
       errorCode: 'write_incomplete',
       errorMessage: '5 stock item(s) could not be written',
     });
-    expect(world.pagesRead).toEqual([1, 2]);
+    // Page 3 was read ahead while page 2 was written; nothing of it was written.
+    expect(world.pagesRead).toEqual([1, 2, 3]);
+    expect(world.writes).toHaveLength(2);
   });
 
   it('records token_unavailable with the broker code when the first token cannot be had', async () => {
