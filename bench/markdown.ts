@@ -8,6 +8,10 @@ import type { BenchResults } from './results.js';
 import { earliestRenewalMs } from './figures/steady-state.js';
 import { lambdaHeapFlags } from './figures/stock-sync.js';
 import { FUNCTION_MEMORY_MB } from './targets.js';
+import { BATCH_WRITE_CONCURRENCY, BATCH_WRITE_MAX_ITEMS } from '../shared/constants.js';
+
+/** As the stock sync worker sets it: as many records in flight as the product. */
+const BASELINE_IN_FLIGHT = BATCH_WRITE_CONCURRENCY * BATCH_WRITE_MAX_ITEMS;
 
 const STRATEGY_NAMES: Record<string, string> = {
   naive: 'token request per invocation',
@@ -247,8 +251,8 @@ function stockSync({ figures: { stockSync: fig }, params }: BenchResults) {
   if (!fig) return '';
   const rows = [fig.product, fig.baseline].map((m) => [
     m.mode === 'product'
-      ? 'stock sync core (BatchWriteItem of 25, 4 in flight)'
-      : 'baseline (one PutItem per record, 100 in flight)',
+      ? `stock sync core (BatchWriteItem of ${BATCH_WRITE_MAX_ITEMS}, ${BATCH_WRITE_CONCURRENCY} in flight)`
+      : `baseline (one PutItem per record, ${BASELINE_IN_FLIGHT} in flight)`,
     formatSpread(m.itemsPerSec, 0),
     m.mode === 'product' ? formatSpread(fig.speedup) : '1',
     formatSpread(m.peakRssMb, 0),
@@ -275,7 +279,8 @@ function stockSync({ figures: { stockSync: fig }, params }: BenchResults) {
       "included, dynalite's not (it runs in the benchmark's process), with the V8 heap " +
       `limits Lambda's Node.js runtime sets for the function's ${FUNCTION_MEMORY_MB} MB ` +
       `(\`${lambdaHeapFlags(FUNCTION_MEMORY_MB).join(' ')}\`). The baseline writes one PutItem ` +
-      'per record with as many records in flight as the product (4 batches of 25).',
+      'per record with as many records in flight as the product ' +
+      `(${BATCH_WRITE_CONCURRENCY} batches of ${BATCH_WRITE_MAX_ITEMS}).`,
     '',
     table(
       [

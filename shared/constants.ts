@@ -54,7 +54,7 @@ export const STOCKS_PAGE_MAX_ATTEMPTS = 3;
 export const BATCH_WRITE_MAX_ITEMS = 25;
 
 /** Batches written in parallel by the sync. */
-export const BATCH_WRITE_CONCURRENCY = 4;
+export const BATCH_WRITE_CONCURRENCY = 8;
 
 /** Rounds of `UnprocessedItems` retry before a batch fails the run. */
 export const BATCH_WRITE_MAX_ATTEMPTS = 8;

@@ -3,7 +3,7 @@
  * its own, so its peak memory is its own (the servers run elsewhere).
  *
  * - `product`: the real sync core, `runStockSync` with `StocksApiClient`,
- *   `StockWriter` (BatchWriteItem, 25 per batch, 4 batches in flight) and
+ *   `StockWriter` (BatchWriteItem, 25 per batch, `BATCH_WRITE_CONCURRENCY` in flight) and
  *   `SyncRunStore`, as the function wires them.
  * - `baseline`: the same page reads and the same entry check, then one
  *   `PutItem` per record, with as many records in flight as the product.
