@@ -6,7 +6,7 @@
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { scheduledEvent } from '../local/scheduled-event.js';
-import type { SyncRunSummary } from '../shared/stocks/sync-run-store.js';
+import { syncRunFromItem, type SyncRunSummary } from '../shared/stocks/sync-run-store.js';
 import type { OptionValues } from './arguments.js';
 import type { CommandResult, OpsContext } from './context.js';
 import { EXIT_CODES, fromAwsError, UsageError } from './errors.js';
@@ -107,30 +107,6 @@ export function summaryText(summary: SyncRunSummary): string {
   ]);
 }
 
-/** A summary item as stored by `SyncRunStore`: numbers and non-empty strings. */
-export function runFromItem(item: Record<string, AttributeValue>): SyncRunSummary {
-  const fields: Record<string, string | number> = {};
-  for (const [name, value] of Object.entries(item)) {
-    if (name === 'ttl') continue;
-    if (value.N !== undefined) fields[name] = Number(value.N);
-    else if (value.S !== undefined) fields[name] = value.S;
-  }
-  return {
-    pages: 0,
-    totalPages: 0,
-    itemsRead: 0,
-    written: 0,
-    rejected: 0,
-    duplicates: 0,
-    tokenRefreshes: 0,
-    runId: '',
-    scheduledAt: '',
-    startedAt: '',
-    status: 'running',
-    ...fields,
-  } as SyncRunSummary;
-}
-
 const RUN_COLUMNS: Column<SyncRunSummary>[] = [
   { header: 'RUN', value: (run) => shortId(run.runId, 8) },
   { header: 'STATUS', value: (run) => run.status },
@@ -158,7 +134,7 @@ async function scanRuns(ctx: OpsContext): Promise<SyncRunSummary[]> {
       const page = await ctx.clients.dynamo.send(
         new ScanCommand({ TableName: table, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
       );
-      runs.push(...(page.Items ?? []).map(runFromItem));
+      runs.push(...(page.Items ?? []).map(syncRunFromItem));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
   } catch (error) {

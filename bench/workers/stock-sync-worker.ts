@@ -14,10 +14,10 @@ import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BATCH_WRITE_CONCURRENCY, BATCH_WRITE_MAX_ITEMS } from '../../shared/constants.js';
-import { checkStockEntry, stockKey, type StockRecord } from '../../shared/stocks/stock-record.js';
+import { checkStockEntry, type StockRecord } from '../../shared/stocks/stock-record.js';
 import { StocksApiClient } from '../../shared/stocks/stocks-api-client.js';
 import { runStockSync } from '../../shared/stocks/stock-sync.js';
-import { StockWriter } from '../../shared/stocks/stock-writer.js';
+import { stockItem, StockWriter } from '../../shared/stocks/stock-writer.js';
 import { SyncRunStore } from '../../shared/stocks/sync-run-store.js';
 import { BrokerTokenProvider } from './broker-token-provider.js';
 import { brokerParts, quietLog, serveCommands } from './environment.js';
@@ -135,18 +135,7 @@ async function putEach(dynamo: DynamoDBClient, records: StockRecord[], runId: st
       await dynamo.send(
         new PutItemCommand({
           TableName: config.endpoints.tables.stocks,
-          Item: {
-            stockKey: { S: stockKey(record) },
-            productId: { S: record.productId },
-            variantId: { S: record.variantId },
-            sku: { S: record.sku },
-            size: { S: record.size },
-            warehouseId: { S: record.warehouseId },
-            quantity: { N: String(record.quantity) },
-            updatedAt: { S: record.updatedAt },
-            syncedAt: { S: syncedAt },
-            runId: { S: runId },
-          },
+          Item: stockItem(record, runId, syncedAt),
         }),
       );
     }

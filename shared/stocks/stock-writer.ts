@@ -7,6 +7,7 @@
  */
 import {
   BatchWriteItemCommand,
+  type AttributeValue,
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
@@ -132,21 +133,26 @@ interface BatchOutcome {
 }
 
 function putRequest(record: StockRecord, runId: string, syncedAt: string): WriteRequest {
+  return { PutRequest: { Item: stockItem(record, runId, syncedAt) } };
+}
+
+/** A stock record as stored in the stocks table, tagged with the run that wrote it. */
+export function stockItem(
+  record: StockRecord,
+  runId: string,
+  syncedAt: string,
+): Record<string, AttributeValue> {
   return {
-    PutRequest: {
-      Item: {
-        stockKey: { S: stockKey(record) },
-        productId: { S: record.productId },
-        variantId: { S: record.variantId },
-        sku: { S: record.sku },
-        size: { S: record.size },
-        warehouseId: { S: record.warehouseId },
-        quantity: { N: String(record.quantity) },
-        updatedAt: { S: record.updatedAt },
-        syncedAt: { S: syncedAt },
-        runId: { S: runId },
-      },
-    },
+    stockKey: { S: stockKey(record) },
+    productId: { S: record.productId },
+    variantId: { S: record.variantId },
+    sku: { S: record.sku },
+    size: { S: record.size },
+    warehouseId: { S: record.warehouseId },
+    quantity: { N: String(record.quantity) },
+    updatedAt: { S: record.updatedAt },
+    syncedAt: { S: syncedAt },
+    runId: { S: runId },
   };
 }
 

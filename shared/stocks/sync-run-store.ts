@@ -51,3 +51,27 @@ function toItem(summary: SyncRunSummary): Record<string, AttributeValue> {
   }
   return item;
 }
+
+/** A summary item read back: the inverse of how `save` stores it. */
+export function syncRunFromItem(item: Record<string, AttributeValue>): SyncRunSummary {
+  const fields: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (name === 'ttl') continue;
+    if (value.N !== undefined) fields[name] = Number(value.N);
+    else if (value.S !== undefined) fields[name] = value.S;
+  }
+  return {
+    pages: 0,
+    totalPages: 0,
+    itemsRead: 0,
+    written: 0,
+    rejected: 0,
+    duplicates: 0,
+    tokenRefreshes: 0,
+    runId: '',
+    scheduledAt: '',
+    startedAt: '',
+    status: 'running',
+    ...fields,
+  } as SyncRunSummary;
+}

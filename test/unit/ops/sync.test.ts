@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runFromItem, summaryText } from '../../../ops/sync.js';
+import { summaryText } from '../../../ops/sync.js';
+import { syncRunFromItem as runFromItem } from '../../../shared/stocks/sync-run-store.js';
 
 const item = {
   runId: { S: 'a22c4bc8-db0b-4702-bafd-42300aa21f68' },
