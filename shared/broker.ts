@@ -226,7 +226,7 @@ export class TokenBroker {
       // environment has already stored a token must not start a second fetch.
       acquired = await this.deps.tokens.acquireLease(
         lookup.cacheKey,
-        this.leaseRequest(leaseId, item),
+        this.leaseRequest(leaseId, item, lookup.profileName),
       );
     } catch (error) {
       return this.withoutCache(lookup, error);
@@ -267,7 +267,7 @@ export class TokenBroker {
     const leaseId = this.newLeaseId();
     const acquired = await this.deps.tokens.acquireLease(
       lookup.cacheKey,
-      this.leaseRequest(leaseId, item),
+      this.leaseRequest(leaseId, item, lookup.profileName),
     );
     if (!acquired) {
       await this.adoptNewer(lookup.cacheKey);
@@ -282,10 +282,11 @@ export class TokenBroker {
    * outlives both the lease and any token the item still holds, so DynamoDB
    * never deletes a live lease or a valid token.
    */
-  private leaseRequest(leaseId: string, item: TokenItem): LeaseRequest {
+  private leaseRequest(leaseId: string, item: TokenItem, profile: string): LeaseRequest {
     const nowMs = this.clock();
     return {
       leaseId,
+      profile,
       nowMs,
       leaseMs: this.leaseMs,
       version: item.version,

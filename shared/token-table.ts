@@ -58,6 +58,8 @@ export type WriteOutcome = { stored: true; version: number } | { stored: false }
 
 export interface LeaseRequest {
   leaseId: string;
+  /** Profile the lease is for, so an item without a token still names its owner. */
+  profile?: string;
   nowMs: number;
   leaseMs: number;
   /** Take the lease only while the item is still at this version. */
@@ -104,6 +106,7 @@ export class TokenTable {
   async acquireLease(cacheKey: string, request: LeaseRequest): Promise<boolean> {
     const values: Record<string, AttributeValue> = {
       ':id': { S: request.leaseId },
+      ':profile': { S: request.profile ?? '-' },
       ':now': { N: String(request.nowMs) },
       ':until': { N: String(request.nowMs + request.leaseMs) },
       ':ttl': { N: String(request.ttlSecs) },
@@ -123,9 +126,10 @@ export class TokenTable {
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: key(cacheKey),
-        UpdateExpression: 'SET leaseId = :id, leaseExpiresAtMs = :until, #ttl = :ttl',
+        UpdateExpression:
+          'SET leaseId = :id, leaseExpiresAtMs = :until, #ttl = :ttl, #profile = if_not_exists(#profile, :profile)',
         ConditionExpression: condition,
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeNames: { '#ttl': 'ttl', '#profile': 'profile' },
         ExpressionAttributeValues: values,
       }),
     );
