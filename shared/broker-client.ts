@@ -7,7 +7,7 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { BrokerRequest, BrokerTokenReply, TokenSource } from './broker-request.js';
 import { epochSecs, systemClock, type Clock } from './clock.js';
-import { BrokerError, type BrokerErrorCode } from './errors.js';
+import { BrokerError, type BrokerErrorCode, errorName } from './errors.js';
 import { isServable } from './expiry.js';
 import type { Log } from './logger.js';
 import type { BrokerMetrics } from './metrics.js';
@@ -110,7 +110,7 @@ export class BrokerClient {
     } catch (error) {
       throw new BrokerError(
         'broker_unavailable',
-        `token broker ${this.options.functionName} could not be invoked: ${nameOf(error)}`,
+        `token broker ${this.options.functionName} could not be invoked: ${errorName(error)}`,
         { retryable: true, cause: error },
       );
     }
@@ -178,8 +178,4 @@ function functionErrorType(payload: string): string {
   } catch {
     return 'Unhandled';
   }
-}
-
-function nameOf(error: unknown): string {
-  return error instanceof Error ? error.name : 'UnknownError';
 }

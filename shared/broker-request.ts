@@ -54,14 +54,7 @@ export function isRefreshEvent(event: unknown): boolean {
 }
 
 export function parseRefreshRequest(event: unknown): RefreshRequest {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    throw new ValidationError('event', 'must be a JSON object');
-  }
-  const raw = event as Record<string, unknown>;
-  const unknown = Object.keys(raw).find((key) => !REFRESH_FIELDS.has(key));
-  if (unknown !== undefined) {
-    throw new ValidationError(printable(unknown), 'is not a refresh request field');
-  }
+  const raw = objectOf(event, REFRESH_FIELDS, 'refresh request');
   if (raw.action !== 'refresh') throw new ValidationError('action', 'must be "refresh"');
   const clients = raw.clients;
   if (!Array.isArray(clients) || clients.length === 0 || clients.length > MAX_REFRESH_CLIENTS) {
@@ -80,14 +73,7 @@ export function parseRefreshRequest(event: unknown): RefreshRequest {
 const TOKEN_HASH = new RegExp(`^[0-9a-f]{${TOKEN_HASH_HEX_CHARS}}$`);
 
 export function parseBrokerRequest(event: unknown): BrokerRequest {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    throw new ValidationError('event', 'must be a JSON object');
-  }
-  const raw = event as Record<string, unknown>;
-  const unknown = Object.keys(raw).find((key) => !FIELDS.has(key));
-  if (unknown !== undefined) {
-    throw new ValidationError(printable(unknown), 'is not a broker request field');
-  }
+  const raw = objectOf(event, FIELDS, 'broker request');
 
   const request: BrokerRequest = { client: client(raw.client) };
   if (raw.scopes !== undefined) request.scopes = scopes(raw.scopes);
@@ -131,6 +117,19 @@ function scopes(value: unknown): string[] {
     }
   });
   return normalizeScopes(value as string[]);
+}
+
+/** The event as an object holding only `fields`; anything else names what is wrong. */
+function objectOf(event: unknown, fields: Set<string>, kind: string): Record<string, unknown> {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new ValidationError('event', 'must be a JSON object');
+  }
+  const raw = event as Record<string, unknown>;
+  const unknown = Object.keys(raw).find((key) => !fields.has(key));
+  if (unknown !== undefined) {
+    throw new ValidationError(printable(unknown), `is not a ${kind} field`);
+  }
+  return raw;
 }
 
 /** A field name from untrusted input, made safe to put in a message. */

@@ -25,7 +25,7 @@ import {
   LEASE_WAIT_DEADLINE_MS,
   REFRESH_AHEAD_RATIO,
 } from './constants.js';
-import { BrokerError } from './errors.js';
+import { BrokerError, errorName } from './errors.js';
 import { TOKEN_DEADLINE_MS } from './token-endpoint.js';
 import { isServable } from './expiry.js';
 import type { Log } from './logger.js';
@@ -256,7 +256,7 @@ export class TokenBroker {
         this.deps.log.warn('refresh ahead failed, current token kept', {
           profile: lookup.profileName,
           tokenHash: token.tokenHash,
-          errorName: error instanceof Error ? error.name : 'UnknownError',
+          errorName: errorName(error),
           code: error instanceof BrokerError ? error.code : undefined,
         });
       });
@@ -337,13 +337,13 @@ export class TokenBroker {
       // than ask the token server again while the table cannot be read.
       this.deps.log.warn('token cache unavailable, serving from memory', {
         profile: lookup.profileName,
-        errorName: error instanceof Error ? error.name : 'UnknownError',
+        errorName: errorName(error),
       });
       return reply(held.token, 'broker_memory');
     }
     this.deps.log.warn('token cache unavailable, fetching directly', {
       profile: lookup.profileName,
-      errorName: error instanceof Error ? error.name : 'UnknownError',
+      errorName: errorName(error),
     });
     const token = await this.fetchToken(lookup).catch((fetchError: unknown) => {
       throw this.logged(fetchError, lookup.profileName);
@@ -415,7 +415,7 @@ export class TokenBroker {
       this.remember(token, 0);
       this.deps.log.warn('token could not be cached', {
         ...logFields(token),
-        errorName: error instanceof Error ? error.name : 'UnknownError',
+        errorName: errorName(error),
       });
     }
   }
@@ -448,7 +448,7 @@ export class TokenBroker {
     } catch (releaseError) {
       this.deps.log.warn('lease could not be released; it lapses by itself', {
         profile: lookup.profileName,
-        errorName: releaseError instanceof Error ? releaseError.name : 'UnknownError',
+        errorName: errorName(releaseError),
       });
     }
   }
@@ -483,7 +483,7 @@ export class TokenBroker {
     } catch (error) {
       this.deps.log.warn('rejected token could not be evicted', {
         tokenHash: hash,
-        errorName: error instanceof Error ? error.name : 'UnknownError',
+        errorName: errorName(error),
       });
     }
   }

@@ -8,7 +8,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SECRET_CACHE_TTL_SECS } from './constants.js';
 import { parseClientProfile, type ClientProfile } from './client-profile.js';
-import { BrokerError, ValidationError } from './errors.js';
+import { BrokerError, ValidationError, errorName } from './errors.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Log } from './logger.js';
 
@@ -136,10 +136,6 @@ export class ClientProfileStore {
       { retryable, cause: error },
     );
   }
-}
-
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : 'UnknownError';
 }
 
 /** Service errors carry `$fault`; network failures and timeouts do not. */

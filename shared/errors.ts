@@ -106,3 +106,8 @@ export class StockSyncError extends Error {
     super(message, options);
   }
 }
+
+/** The name of a thrown value, for logs and messages; never its message. */
+export function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'UnknownError';
+}

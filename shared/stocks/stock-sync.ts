@@ -14,7 +14,7 @@ import type { StocksApiClient, TokenProvider } from './stocks-api-client.js';
 import type { StocksPage } from './stocks-page.js';
 import type { StockWriter } from './stock-writer.js';
 import { WriteIncompleteError } from './stock-writer.js';
-import type { SyncRunStore, SyncRunSummary } from './sync-run-store.js';
+import { newSyncRun, type SyncRunStore, type SyncRunSummary } from './sync-run-store.js';
 import type { ScheduledStart } from './scheduled-event.js';
 
 export interface StockSyncDeps {
@@ -38,7 +38,11 @@ export async function runStockSync(
   deps: StockSyncDeps,
 ): Promise<SyncRunSummary> {
   const clock = deps.clock ?? systemClock;
-  const summary = newSummary(start, deps.newRunId?.() ?? randomUUID(), clock);
+  const summary = newSyncRun(
+    deps.newRunId?.() ?? randomUUID(),
+    start.time,
+    new Date(clock()).toISOString(),
+  );
   await deps.runs.save(summary);
   deps.log.info('stock sync started', { runId: summary.runId, scheduledAt: start.time });
 
@@ -157,20 +161,4 @@ function recordFailure(summary: SyncRunSummary, error: unknown): void {
   summary.errorCode = typeof code === 'string' ? code : 'internal_error';
   summary.errorMessage = error instanceof Error ? error.message : String(error);
   if (error instanceof BrokerError) summary.errorCode = `token_unavailable:${error.code}`;
-}
-
-function newSummary(start: ScheduledStart, runId: string, clock: Clock): SyncRunSummary {
-  return {
-    runId,
-    scheduledAt: start.time,
-    startedAt: new Date(clock()).toISOString(),
-    status: 'running',
-    pages: 0,
-    totalPages: 0,
-    itemsRead: 0,
-    written: 0,
-    rejected: 0,
-    duplicates: 0,
-    tokenRefreshes: 0,
-  };
 }

@@ -19,7 +19,7 @@ import {
   BATCH_WRITE_MAX_DELAY_MS,
   BATCH_WRITE_MAX_ITEMS,
 } from '../constants.js';
-import { StockSyncError } from '../errors.js';
+import { StockSyncError, errorName } from '../errors.js';
 import type { Log } from '../logger.js';
 import { stockKey, type StockRecord } from './stock-record.js';
 
@@ -104,7 +104,7 @@ export class StockWriter {
         pending = reply.UnprocessedItems?.[this.options.tableName] ?? [];
       } catch (error) {
         this.options.log.error('stock batch write failed', {
-          errorName: error instanceof Error ? error.name : 'UnknownError',
+          errorName: errorName(error),
           unwritten: pending.length,
         });
         return { written: batch.length - pending.length, unwritten: pending.length, error };

@@ -60,7 +60,16 @@ export function syncRunFromItem(item: Record<string, AttributeValue>): SyncRunSu
     if (value.N !== undefined) fields[name] = Number(value.N);
     else if (value.S !== undefined) fields[name] = value.S;
   }
+  return { ...newSyncRun('', '', ''), ...fields } as SyncRunSummary;
+}
+
+/** A run that has just started: status `running`, every count at zero. */
+export function newSyncRun(runId: string, scheduledAt: string, startedAt: string): SyncRunSummary {
   return {
+    runId,
+    scheduledAt,
+    startedAt,
+    status: 'running',
     pages: 0,
     totalPages: 0,
     itemsRead: 0,
@@ -68,10 +77,5 @@ export function syncRunFromItem(item: Record<string, AttributeValue>): SyncRunSu
     rejected: 0,
     duplicates: 0,
     tokenRefreshes: 0,
-    runId: '',
-    scheduledAt: '',
-    startedAt: '',
-    status: 'running',
-    ...fields,
-  } as SyncRunSummary;
+  };
 }
