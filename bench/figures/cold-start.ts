@@ -7,7 +7,7 @@
  */
 import type { BenchContext } from '../context.js';
 import { percentile, spread, spreadOf, type Spread } from '../stats.js';
-import { startWorkers, WorkerProcess, workerEnvironment } from '../worker-process.js';
+import { startWorkers, WorkerProcess, workerEnvironment } from '../../local/ipc-worker.js';
 import {
   STRATEGIES,
   type CallSample,

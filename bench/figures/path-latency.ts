@@ -6,7 +6,7 @@
  */
 import type { BenchContext } from '../context.js';
 import { median, spreadOf, type Spread } from '../stats.js';
-import { WorkerProcess, workerEnvironment } from '../worker-process.js';
+import { WorkerProcess, workerEnvironment } from '../../local/ipc-worker.js';
 import {
   TOKEN_PATHS,
   type PathLatencyConfig,

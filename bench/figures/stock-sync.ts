@@ -18,7 +18,7 @@ import { tableDefinitions } from '../../local/tables.js';
 import type { BenchContext } from '../context.js';
 import { BENCH_STAGE } from '../local-servers.js';
 import { spread, spreadOf, type Spread } from '../stats.js';
-import { WorkerProcess, workerEnvironment } from '../worker-process.js';
+import { WorkerProcess, workerEnvironment } from '../../local/ipc-worker.js';
 import type { StockSyncWorkerConfig, SyncMeasurement, SyncMode } from '../workers/protocol.js';
 import { FUNCTION_MEMORY_MB } from '../targets.js';
 import { rotate } from './cold-start.js';
@@ -114,7 +114,7 @@ async function syncOnce(
     context.workerBundles.stockSync,
     [JSON.stringify(config)],
     workerEnvironment(endpoints.region),
-    lambdaHeapFlags(FUNCTION_MEMORY_MB),
+    { nodeFlags: lambdaHeapFlags(FUNCTION_MEMORY_MB) },
   );
   try {
     return await worker.request<SyncMeasurement>({ type: 'sync' }, SYNC_TIMEOUT_MS);

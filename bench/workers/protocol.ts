@@ -68,16 +68,8 @@ export interface WorkerReplies {
   counts: Record<string, number>;
 }
 
-/** Parent to worker: any worker's command, tagged for its reply. */
-export interface CommandMessage {
-  id: number;
-  command: { type: string };
-}
-
-export type WorkerMessage =
-  | { type: 'ready' }
-  | { type: 'reply'; id: number; result: unknown }
-  | { type: 'failed'; id: number; reason: string };
+/** Messages between the parent and a worker: see `local/ipc-worker.ts`. */
+export type { CommandMessage, WorkerMessage } from '../../local/ipc-worker.js';
 
 /** Figure 3: the paths a token can take. */
 export type TokenPath = 'direct' | 'callerMemory' | 'brokerMemory' | 'sharedCache' | 'miss';

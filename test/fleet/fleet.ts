@@ -4,6 +4,7 @@
  * server. Stopping it collects each live worker's report first, so a test
  * can search everything the fleet logged or printed.
  */
+import { startWorkers } from '../../local/ipc-worker.js';
 import { FleetWorker } from './fleet-worker.js';
 import type {
   WorkerCommand,
@@ -31,19 +32,9 @@ export class Fleet {
    * if any fails to start, stops the others.
    */
   static async start(configs: FleetConfig[], namePrefix = 'env'): Promise<Fleet> {
-    const started = await Promise.allSettled(
-      configs.map((config, index) =>
-        FleetWorker.start({ ...config, environmentId: `${namePrefix}-${index + 1}` }),
-      ),
+    const workers = await startWorkers(configs.length, (index) =>
+      FleetWorker.start({ ...configs[index]!, environmentId: `${namePrefix}-${index + 1}` }),
     );
-    const workers = started.flatMap((result) =>
-      result.status === 'fulfilled' ? [result.value] : [],
-    );
-    const failed = started.find((result) => result.status === 'rejected');
-    if (failed) {
-      await Promise.all(workers.map((worker) => worker.stop()));
-      throw failed.reason;
-    }
     return new Fleet(workers);
   }
 

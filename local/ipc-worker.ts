@@ -1,15 +1,38 @@
 /**
- * The parent's side of a benchmark worker: forks a bundled worker under plain
- * `node` with a minimal environment (static credentials, a region, the
- * instance metadata lookup disabled, no inherited AWS settings or proxies),
- * sends it commands and waits for each reply within a stated bound. Every
- * worker ever started is killed when the benchmark exits, however it exits.
+ * The parent's side of a worker process standing for one Lambda environment,
+ * used by the fleet tests and the benchmarks: it forks the worker with a
+ * minimal environment (static credentials, a region, the instance metadata
+ * lookup disabled, no inherited AWS settings or proxies), sends it commands
+ * over IPC and waits for each reply within a stated bound. A worker that exits
+ * fails every command still waiting on it, and every worker ever started is
+ * killed when the parent exits, however it exits.
+ *
+ * The worker answers `{ type: 'ready' }` once, then one
+ * `{ type: 'reply', id, result }` or `{ type: 'failed', id, reason }` per
+ * `{ id, command }` it is sent.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { CommandMessage, WorkerMessage } from './workers/protocol.js';
 
-/** Longest a worker may take to load; many start at once on two cores. */
+export interface CommandMessage {
+  id: number;
+  command: { type: string };
+}
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'reply'; id: number; result: unknown }
+  | { type: 'failed'; id: number; reason: string };
+
+/** Default bound on a worker's start: many may load at once on two cores. */
 const WORKER_READY_TIMEOUT_MS = 90_000;
+
+export interface WorkerStartOptions {
+  /** `node` flags, e.g. `['--import', 'tsx']`. */
+  nodeFlags?: string[];
+  cwd?: string;
+  /** Longest the worker may take to report ready; default 90 s. */
+  readyTimeoutMs?: number;
+}
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -17,13 +40,16 @@ process.on('exit', () => {
 });
 
 /** What a worker process may see of the environment, and nothing else. */
-export function workerEnvironment(region: string, extra: Record<string, string> = {}) {
+export function workerEnvironment(
+  region: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
     AWS_REGION: region,
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_ACCESS_KEY_ID: 'local-worker',
+    AWS_SECRET_ACCESS_KEY: 'local-worker',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...extra,
@@ -62,22 +88,32 @@ export class WorkerProcess {
     );
   }
 
-  /** Forks the bundle `file` with `args` (and `node` flags) and resolves once it reports ready. */
+  /** Forks `file` with `args` and resolves once it reports ready. */
   static async start(
     name: string,
     file: string,
     args: string[],
     env: NodeJS.ProcessEnv,
-    nodeFlags: string[] = [],
+    options: WorkerStartOptions = {},
   ): Promise<WorkerProcess> {
     const child = fork(file, args, {
-      execArgv: nodeFlags,
+      execArgv: options.nodeFlags ?? [],
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
     const worker = new WorkerProcess(name, child);
-    await worker.ready();
+    await worker.ready(options.readyTimeoutMs ?? WORKER_READY_TIMEOUT_MS);
     return worker;
+  }
+
+  get alive(): boolean {
+    return this.exitReason === undefined;
+  }
+
+  /** SIGKILL, as when Lambda freezes an environment for good or it crashes. */
+  kill(): void {
+    if (this.alive) this.child.kill('SIGKILL');
   }
 
   /** Sends one command; rejects if no reply comes within `timeoutMs` or the worker exits. */
@@ -102,19 +138,19 @@ export class WorkerProcess {
     await this.exited;
   }
 
-  private ready(): Promise<void> {
+  private ready(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.child.kill('SIGKILL');
-        reject(new Error(`worker ${this.name} not ready in ${WORKER_READY_TIMEOUT_MS} ms`));
-      }, WORKER_READY_TIMEOUT_MS);
+        reject(new Error(`worker ${this.name} not ready in ${timeoutMs} ms`));
+      }, timeoutMs);
       this.child.once('message', () => {
         clearTimeout(timer);
         resolve();
       });
       void this.exited.then(() => {
         clearTimeout(timer);
-        reject(new Error(`${this.exitReason}: ${this.output.join('').slice(0, 500)}`));
+        reject(new Error(`${this.exitReason}: ${this.output.join('').slice(-2000)}`));
       });
     });
   }
@@ -139,10 +175,10 @@ export class WorkerProcess {
 }
 
 /** Starts `count` workers at once; if any fails to start, stops the others. */
-export async function startWorkers(
+export async function startWorkers<W extends { stop(): Promise<void> }>(
   count: number,
-  start: (index: number) => Promise<WorkerProcess>,
-): Promise<WorkerProcess[]> {
+  start: (index: number) => Promise<W>,
+): Promise<W[]> {
   const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => start(i)));
   const workers = started.flatMap((result) =>
     result.status === 'fulfilled' ? [result.value] : [],
