@@ -8,12 +8,12 @@
  *   survive.
  * - `private_key_jwt`: a short-lived JWT signed with the client's key, sent
  *   as `client_assertion` (RFC 7523 §2.2, OpenID Connect Core §9), signed
- *   with `jose`.
+ *   by `jws.ts`.
  */
-import { randomUUID } from 'node:crypto';
-import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
-import type { ClientProfile } from './client-profile.js';
+import { randomUUID, type KeyObject } from 'node:crypto';
+import type { ClientProfile, SigningAlg } from './client-profile.js';
 import { BrokerError } from './errors.js';
+import { signCompact, signingKey } from './jws.js';
 import { sha256Hex } from './redact.js';
 
 /** Lifetime of a client assertion: long enough to cross the network once. */
@@ -83,36 +83,38 @@ export function formEncode(value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2);
 }
 
-/** Imported keys, by a hash of their PEM: importing costs more than signing. */
-const importedKeys = new Map<string, Promise<CryptoKey>>();
+/** Keys read from their PEM, by a hash of it: reading costs more than signing. */
+const signingKeys = new Map<string, KeyObject>();
 
 async function clientAssertion(profile: ClientProfile, nowSecs: number): Promise<string> {
   const alg = profile.signingAlg ?? 'RS256';
-  const key = await importKey(profile.privateKey ?? '', alg, profile.clientId);
-  return new SignJWT({})
-    .setProtectedHeader({ alg, typ: 'JWT', ...(profile.keyId ? { kid: profile.keyId } : {}) })
-    .setIssuer(profile.clientId)
-    .setSubject(profile.clientId)
-    .setAudience(profile.tokenUrl)
-    .setJti(randomUUID())
-    .setIssuedAt(nowSecs)
-    .setExpirationTime(nowSecs + CLIENT_ASSERTION_LIFETIME_SECS)
-    .sign(key);
+  const key = keyFor(profile.privateKey ?? '', alg, profile.clientId);
+  const header = { alg, typ: 'JWT', ...(profile.keyId ? { kid: profile.keyId } : {}) };
+  const claims = {
+    iss: profile.clientId,
+    sub: profile.clientId,
+    aud: profile.tokenUrl,
+    jti: randomUUID(),
+    iat: nowSecs,
+    exp: nowSecs + CLIENT_ASSERTION_LIFETIME_SECS,
+  };
+  return signCompact(header, claims, key);
 }
 
-function importKey(pem: string, alg: string, clientId: string): Promise<CryptoKey> {
+function keyFor(pem: string, alg: SigningAlg, clientId: string): KeyObject {
   const id = `${alg}:${sha256Hex(pem)}`;
-  let key = importedKeys.get(id);
+  let key = signingKeys.get(id);
   if (!key) {
-    key = importPKCS8(pem, alg).catch((error: unknown) => {
-      importedKeys.delete(id);
+    try {
+      key = signingKey(pem, alg);
+    } catch (error) {
       throw new BrokerError(
         'invalid_profile',
         `private_key of client ${clientId} cannot be used for ${alg}`,
         { cause: error },
       );
-    });
-    importedKeys.set(id, key);
+    }
+    signingKeys.set(id, key);
   }
   return key;
 }

@@ -86,6 +86,11 @@ export class ConfigurationError extends Error {
   }
 }
 
+/** A private key that cannot sign with the algorithm its profile names; carries no key material. */
+export class SigningKeyError extends Error {
+  override readonly name: string = 'SigningKeyError';
+}
+
 /** The stock sync could not complete; the run summary says how far it got. */
 export class StockSyncError extends Error {
   override readonly name: string = 'StockSyncError';

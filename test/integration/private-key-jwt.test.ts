@@ -11,16 +11,34 @@ import { TokenEndpointClient } from '../../shared/token-endpoint.js';
 import { startTokenServer, type TokenServer } from '../../local/token-server.js';
 import { LogRecorder } from '../helpers/log-recorder.js';
 
-function keyPair() {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+type Alg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
+
+function generate(alg: Alg) {
+  switch (alg) {
+    case 'ES256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'EdDSA':
+      return generateKeyPairSync('ed25519');
+    default:
+      return generateKeyPairSync('rsa', { modulusLength: 2048 });
+  }
+}
+
+function keyPair(alg: Alg, kid: string) {
+  const { privateKey, publicKey } = generate(alg);
   return {
+    alg,
+    kid,
     pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    jwk: { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' },
+    jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' },
   };
 }
 
-const registered = keyPair();
-const stranger = keyPair();
+const registeredKeys = (['ES256', 'RS256', 'PS256', 'EdDSA'] as const).map((alg) =>
+  keyPair(alg, `k-${alg}`),
+);
+const registered = registeredKeys[0]!;
+const stranger = keyPair('ES256', registered.kid);
 let server: TokenServer;
 
 beforeAll(async () => {
@@ -29,7 +47,7 @@ beforeAll(async () => {
       {
         clientId: 'jwt_client',
         authMethod: 'private_key_jwt',
-        jwks: { keys: [registered.jwk] },
+        jwks: { keys: registeredKeys.map((key) => key.jwk) },
         scopes: ['stocks'],
       },
     ],
@@ -41,25 +59,25 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function profile(pem: string) {
+function profile(key: { pem: string; alg: Alg; kid: string }) {
   return parseClientProfile(
     JSON.stringify({
       client_id: 'jwt_client',
       token_url: server.tokenUrl,
       auth_method: 'private_key_jwt',
-      private_key: pem,
-      signing_alg: 'ES256',
-      key_id: 'k1',
+      private_key: key.pem,
+      signing_alg: key.alg,
+      key_id: key.kid,
       scopes: ['stocks'],
     }),
   );
 }
 
 describe('private_key_jwt against oidc-provider', () => {
-  it('gets a token with an assertion signed by the registered key', async () => {
+  it.each(registeredKeys)('gets a token with an assertion signed $alg', async (key) => {
     const client = new TokenEndpointClient({ log: new LogRecorder() });
 
-    const grant = await client.requestToken(profile(registered.pem), ['stocks']);
+    const grant = await client.requestToken(profile(key), ['stocks']);
 
     expect(grant).toMatchObject({ tokenType: 'Bearer', lifetimeSecs: 2400, scope: 'stocks' });
   });
@@ -69,7 +87,7 @@ describe('private_key_jwt against oidc-provider', () => {
     const client = new TokenEndpointClient({ log });
 
     const error = await client
-      .requestToken(profile(stranger.pem), ['stocks'])
+      .requestToken(profile(stranger), ['stocks'])
       .catch((e: unknown) => e as Error);
 
     expect(error).toMatchObject({ code: 'invalid_client', retryable: false });
