@@ -34,19 +34,24 @@ export interface BrokerTokenReply {
 }
 
 /**
- * The scheduled warm-up's event: refresh the default token of each named
- * profile if it is missing or in its refresh window.
+ * The scheduled warm-up's event: renew the default token of each named
+ * profile if it is missing, or due for renewal now or within `withinSecs`.
  */
 export interface RefreshRequest {
   action: 'refresh';
   clients: string[];
+  /** Seconds until the next scheduled warm-up; a token due before then is renewed now. */
+  withinSecs?: number;
 }
 
 /** Most profiles one warm-up may name. */
 export const MAX_REFRESH_CLIENTS = 20;
 
+/** Longest look-ahead a warm-up may ask for: one day, the longest lifetime kept. */
+export const MAX_REFRESH_WITHIN_SECS = 86_400;
+
 const FIELDS = new Set(['client', 'scopes', 'rejectedTokenHash']);
-const REFRESH_FIELDS = new Set(['action', 'clients']);
+const REFRESH_FIELDS = new Set(['action', 'clients', 'withinSecs']);
 
 /** True for an event that asks for a warm-up rather than a token. */
 export function isRefreshEvent(event: unknown): boolean {
@@ -68,7 +73,23 @@ export function parseRefreshRequest(event: unknown): RefreshRequest {
       throw new ValidationError(`clients[${index}]`, 'must be a profile name');
     }
   });
-  return { action: 'refresh', clients: [...new Set(clients as string[])] };
+  const request: RefreshRequest = { action: 'refresh', clients: [...new Set(clients as string[])] };
+  if (raw.withinSecs !== undefined) request.withinSecs = withinSecs(raw.withinSecs);
+  return request;
+}
+
+function withinSecs(value: unknown): number {
+  if (
+    !Number.isInteger(value) ||
+    (value as number) < 0 ||
+    (value as number) > MAX_REFRESH_WITHIN_SECS
+  ) {
+    throw new ValidationError(
+      'withinSecs',
+      `must be a whole number of seconds from 0 to ${MAX_REFRESH_WITHIN_SECS}`,
+    );
+  }
+  return value as number;
 }
 const TOKEN_HASH = new RegExp(`^[0-9a-f]{${TOKEN_HASH_HEX_CHARS}}$`);
 

@@ -5,8 +5,8 @@
  * Tiers, in order: this environment's memory, the shared DynamoDB item, the
  * token endpoint. Inside one environment concurrent requests for a key share
  * one lookup (single flight); across environments a lease on the item lets
- * one fetch while the others poll. A token in the last quarter of its life is
- * still served at once while one environment refreshes it in the background.
+ * one fetch while the others poll. A token near the end of its servable life
+ * is still served at once while one environment renews it in the background.
  * Failures are never cached; a cache that fails is a miss, not an outage; a
  * refresh that fails never evicts a token that is still valid.
  * `docs/fleet-cache.md` describes the item's states and why this is safe.
@@ -23,11 +23,12 @@ import {
   LEASE_POLL_BASE_MS,
   LEASE_POLL_MAX_MS,
   LEASE_WAIT_DEADLINE_MS,
+  REFRESH_AHEAD_MAX_SECS,
   REFRESH_AHEAD_RATIO,
 } from './constants.js';
 import { BrokerError, errorName } from './errors.js';
 import { TOKEN_DEADLINE_MS } from './token-endpoint.js';
-import { isServable } from './expiry.js';
+import { isServable, refreshDueAtMs, type RefreshAhead } from './expiry.js';
 import type { Log } from './logger.js';
 import { noMetrics, type BrokerMetrics } from './metrics.js';
 import { tokenHash } from './redact.js';
@@ -42,8 +43,13 @@ export interface TokenBrokerOptions {
   leaseMs?: number;
   /** Longest a request waits on another environment's fetch; default 10 s. */
   leaseWaitMs?: number;
-  /** Share of the lifetime, at its end, in which a token is refreshed ahead; default 0.25. */
+  /**
+   * Share of the lifetime by which a token is renewed ahead of its expiry
+   * buffer; default 0.05. 0 turns renewal ahead off.
+   */
   refreshAheadRatio?: number;
+  /** Cap on that lead, in seconds; default 300. */
+  refreshAheadMaxSecs?: number;
 }
 
 export interface TokenBrokerDeps {
@@ -103,7 +109,7 @@ export class TokenBroker {
   private readonly metrics: BrokerMetrics;
   private readonly leaseMs: number;
   private readonly leaseWaitMs: number;
-  private readonly refreshAheadRatio: number;
+  private readonly refreshAhead: RefreshAhead;
 
   constructor(private readonly deps: TokenBrokerDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -112,7 +118,10 @@ export class TokenBroker {
     this.metrics = deps.metrics ?? noMetrics;
     this.leaseMs = deps.options?.leaseMs ?? LEASE_DURATION_MS;
     this.leaseWaitMs = deps.options?.leaseWaitMs ?? LEASE_WAIT_DEADLINE_MS;
-    this.refreshAheadRatio = deps.options?.refreshAheadRatio ?? REFRESH_AHEAD_RATIO;
+    this.refreshAhead = {
+      ratio: deps.options?.refreshAheadRatio ?? REFRESH_AHEAD_RATIO,
+      maxSecs: deps.options?.refreshAheadMaxSecs ?? REFRESH_AHEAD_MAX_SECS,
+    };
   }
 
   /** A token servable beyond its expiry buffer, from the nearest tier that has one. */
@@ -132,13 +141,16 @@ export class TokenBroker {
 
   /**
    * For the scheduled warm-up: makes sure the profile's default token is not
-   * in its refresh window, refreshing it now (and waiting for it) if it is.
+   * due for renewal now nor within `withinSecs` (the time until the next
+   * scheduled run; default 0), renewing it now, and waiting for it, if it is.
    */
-  async refresh(client: string): Promise<RefreshOutcome> {
+  async refresh(client: string, options: { withinSecs?: number } = {}): Promise<RefreshOutcome> {
     const lookup = await this.lookup({ client });
+    const withinMs = (options.withinSecs ?? 0) * 1000;
     try {
       const item = await this.deps.tokens.get(lookup.cacheKey);
-      if (item.token && this.servable(item.token, lookup) && !this.dueForRefresh(item.token)) {
+      const fresh = item.token && !this.dueForRefresh(item.token, withinMs);
+      if (item.token && this.servable(item.token, lookup) && fresh) {
         this.remember(item.token, item.version);
         return 'fresh';
       }
@@ -290,7 +302,7 @@ export class TokenBroker {
       nowMs,
       leaseMs: this.leaseMs,
       version: item.version,
-      ttlSecs: Math.max(item.token?.expiresAt ?? 0, Math.ceil((nowMs + this.leaseMs) / 1000)),
+      ttlSecs: Math.ceil(Math.max(item.token?.expiresAt ?? 0, (nowMs + this.leaseMs) / 1000)),
     };
   }
 
@@ -442,7 +454,7 @@ export class TokenBroker {
           : {
               cooldownUntilMs,
               // Outlive the cooldown and any token still held.
-              ttlSecs: Math.max(item.token?.expiresAt ?? 0, Math.ceil(cooldownUntilMs / 1000)),
+              ttlSecs: Math.ceil(Math.max(item.token?.expiresAt ?? 0, cooldownUntilMs / 1000)),
             }),
       });
     } catch (releaseError) {
@@ -492,9 +504,9 @@ export class TokenBroker {
     return token.tokenHash !== lookup.rejectedHash && isServable(token, this.clock());
   }
 
-  private dueForRefresh(token: CachedToken): boolean {
-    const refreshAtMs = (token.expiresAt - token.lifetimeSecs * this.refreshAheadRatio) * 1000;
-    return this.clock() >= refreshAtMs;
+  /** Due for renewal ahead now, or within `withinMs` (a scheduled refresh looking ahead). */
+  private dueForRefresh(token: CachedToken, withinMs = 0): boolean {
+    return this.clock() + withinMs >= refreshDueAtMs(token, this.refreshAhead);
   }
 
   private leaseLive(item: TokenItem): boolean {

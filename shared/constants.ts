@@ -90,8 +90,15 @@ export const LEASE_POLL_BASE_MS = 50;
 /** Longest pause between two polls while waiting on a lease. */
 export const LEASE_POLL_MAX_MS = 500;
 
-/** A token is refreshed ahead once it enters the last 25 % of its lifetime. */
-export const REFRESH_AHEAD_RATIO = 0.25;
+/**
+ * How long before its expiry buffer begins a token is renewed ahead:
+ * min(REFRESH_AHEAD_MAX_SECS, REFRESH_AHEAD_RATIO × lifetime). Late, so the
+ * fleet asks about once per lifetime (2,400 s tokens: renewed 120 s before
+ * the buffer, 1.08 requests per lifetime), yet early enough for several
+ * tries, each far shorter than that, before any caller has to wait.
+ */
+export const REFRESH_AHEAD_RATIO = 0.05;
+export const REFRESH_AHEAD_MAX_SECS = 300;
 
 /** Consecutive failed fetches after which the whole fleet backs off. */
 export const COOLDOWN_AFTER_FAILURES = 3;

@@ -3,7 +3,7 @@ export interface TokenGrant {
   accessToken: string;
   /** Always `Bearer`, whatever case the token server used (RFC 6750). */
   tokenType: 'Bearer';
-  /** Epoch seconds: the request's send time plus the lifetime granted. */
+  /** Epoch seconds, to the millisecond: the request's send time plus the lifetime granted. */
   expiresAt: number;
   /** Lifetime in seconds as granted (after defaulting and capping). */
   lifetimeSecs: number;

@@ -166,7 +166,10 @@ function tokenFrom(json: Record<string, unknown>, context: ReplyContext): TokenR
       accessToken,
       tokenType: 'Bearer',
       lifetimeSecs: lifetime,
-      expiresAt: Math.floor(context.sentAtMs / 1000) + lifetime,
+      // Counted from when the request was sent, which is no later than the
+      // server's own clock started it; to the millisecond, as short-lived
+      // tokens would lose a noticeable share of their life to whole seconds.
+      expiresAt: (context.sentAtMs + lifetime * 1000) / 1000,
       scope: scope ?? context.requestedScope,
     },
   };

@@ -245,7 +245,7 @@ function tokenFields(token: CachedToken): Record<string, AttributeValue> {
     issuedAt: { N: String(token.issuedAt) },
     lifetimeSecs: { N: String(token.lifetimeSecs) },
     expiresAt: { N: String(token.expiresAt) },
-    ttl: { N: String(token.expiresAt) },
+    ttl: { N: String(Math.ceil(token.expiresAt)) },
   };
   if (token.scope) fields.scope = { S: token.scope };
   if (token.requestedScope) fields.requestedScope = { S: token.requestedScope };

@@ -81,8 +81,8 @@ function errorReply(error: BrokerError): BrokerErrorReply {
 
 /**
  * The scheduled refresh: after a random pause, so that stages and regions on
- * the same schedule do not all call at once, refresh each profile's token if
- * it is missing or in its refresh window. One profile failing does not stop
+ * the same schedule do not all call at once, renew each profile's token if it
+ * is missing or would be due for renewal before the next scheduled run. One profile failing does not stop
  * the others; the reply says what happened to each.
  */
 async function warmUp(event: unknown): Promise<RefreshReply> {
@@ -93,7 +93,8 @@ async function warmUp(event: unknown): Promise<RefreshReply> {
   const outcomes = await Promise.all(
     request.clients.map(async (client) => {
       try {
-        return [client, await broker.refresh(client)] as const;
+        const options = request.withinSecs === undefined ? {} : { withinSecs: request.withinSecs };
+        return [client, await broker.refresh(client, options)] as const;
       } catch (error) {
         if (!(error instanceof BrokerError)) throw error;
         return [client, errorReply(error).error] as const;

@@ -348,7 +348,9 @@ describe('token server faults', () => {
       const coldClient = await profileVia(coldVia);
       const cached = await environment().broker.getToken({ client: warmClient });
       // Every served token is due for refresh ahead, so serving it meets the fault.
-      const serving = environment({ options: { ...LEASES, refreshAheadRatio: 1 } });
+      const serving = environment({
+        options: { ...LEASES, refreshAheadRatio: 1, refreshAheadMaxSecs: 86_400 },
+      });
 
       // Act
       row.inject(warmVia);

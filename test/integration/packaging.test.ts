@@ -164,9 +164,11 @@ describe('the token refresh schedule', () => {
     expect(target.Arn).toEqual({
       'Fn::GetAtt': [logicalIdOfFunction(BROKER_FUNCTION_NAME), 'Arn'],
     });
+    // A number: the handler refuses a look-ahead given as a string.
     expect(JSON.parse(target.Input as string)).toEqual({
       action: 'refresh',
       clients: ['farfetch'],
+      withinSecs: 360,
     });
   });
 

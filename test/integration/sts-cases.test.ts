@@ -158,7 +158,7 @@ function expectGrant(grant: TokenGrant | undefined, fixture: TokenEndpointCase, 
     accessToken: fillPlaceholders(expected.accessToken, values),
     tokenType: 'Bearer',
     lifetimeSecs: expected.lifetimeSecs,
-    expiresAt: Math.floor(sentAtMs / 1000) + expected.lifetimeSecs,
+    expiresAt: (sentAtMs + expected.lifetimeSecs * 1000) / 1000,
     scope: expected.scope,
   });
 }
@@ -577,8 +577,8 @@ describe('Caching (cases 7, 8, 14, 16-18)', () => {
       { status: 500, body: 'oops' },
       { status: 500, body: 'oops' },
     ]);
-    // 600 s left of 3600: in the last quarter, so a refresh ahead is due.
-    await h.writeItem('fake-at-14b', START_SECS + 600, 3600);
+    // 200 s left of 3600: renewal is due from 240 s before expiry (60 s buffer + 180 s ahead).
+    await h.writeItem('fake-at-14b', START_SECS + 200, 3600);
 
     const reply = await h.broker.getToken({ client: h.profileName });
     await h.broker.settled();

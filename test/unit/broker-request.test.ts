@@ -132,6 +132,12 @@ describe('parseRefreshRequest', () => {
     ).toEqual({ action: 'refresh', clients: ['farfetch', 'other'] });
   });
 
+  it('accepts a look-ahead in whole seconds', () => {
+    expect(
+      parseRefreshRequest({ action: 'refresh', clients: ['farfetch'], withinSecs: 360 }),
+    ).toEqual({ action: 'refresh', clients: ['farfetch'], withinSecs: 360 });
+  });
+
   it(`accepts up to ${MAX_REFRESH_CLIENTS} profiles`, () => {
     const clients = Array.from({ length: MAX_REFRESH_CLIENTS }, (_, i) => `client-${i}`);
 
@@ -156,6 +162,10 @@ describe('parseRefreshRequest', () => {
     ['clients[1]', { action: 'refresh', clients: ['farfetch', '../admin'] }],
     ['clients[0]', { action: 'refresh', clients: [5] }],
     ['"client"', { action: 'refresh', clients: ['farfetch'], client: 'x' }],
+    ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: '360' }],
+    ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: -1 }],
+    ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: 1.5 }],
+    ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: 86_401 }],
   ])('names %s when the event is %j', (field, event) => {
     expect(refreshFieldOf(event)).toBe(field);
   });

@@ -20,6 +20,8 @@ const TOKEN_URL = 'https://sts.example.test/connect/token';
 const START_MS = 1_800_000_000_000;
 const START_SECS = START_MS / 1000;
 const LIFETIME_SECS = 2400;
+/** A 2,400 s token is renewed from 180 s before its expiry: 120 s ahead of its 60 s buffer. */
+const REFRESH_DUE_SECS = 2220;
 const KEY = tokenCacheKey({ tokenUrl: TOKEN_URL, clientId: CLIENT_ID }, ['stocks']);
 
 interface TokenServerReply {
@@ -540,13 +542,13 @@ describe('TokenBroker', () => {
   });
 
   describe('refresh ahead', () => {
-    it('serves a token in its last quarter at once and refreshes it once in the background', async () => {
+    it('serves a token due for renewal at once and renews it once in the background', async () => {
       // Prepare
       newFleet();
       const env = fleet.environment();
       env.tokenServer.reply(tokenReply(at('1')));
       await env.getToken();
-      fleet.advanceSecs(LIFETIME_SECS * 0.75);
+      fleet.advanceSecs(REFRESH_DUE_SECS);
       const refresh = env.tokenServer.hold();
 
       // Act
@@ -566,13 +568,13 @@ describe('TokenBroker', () => {
       });
     });
 
-    it('does not refresh a token before its last quarter', async () => {
+    it('does not renew a token before it is due, 180 s before a 2,400 s token expires', async () => {
       // Prepare
       newFleet();
       const env = fleet.environment();
       env.tokenServer.reply(tokenReply(at('1')));
       await env.getToken();
-      fleet.advanceSecs(LIFETIME_SECS * 0.75 - 1);
+      fleet.advanceSecs(REFRESH_DUE_SECS - 1);
 
       // Act
       await env.getToken();
@@ -589,7 +591,7 @@ describe('TokenBroker', () => {
       const env = fleet.environment();
       env.tokenServer.reply(tokenReply(at('1')), { status: 503, body: '' });
       await env.getToken();
-      fleet.advanceSecs(LIFETIME_SECS * 0.8);
+      fleet.advanceSecs(REFRESH_DUE_SECS + 60);
 
       // Act
       const during = await env.getToken();
@@ -612,7 +614,7 @@ describe('TokenBroker', () => {
       first.tokenServer.reply(tokenReply(at('1')), tokenReply(at('2')));
       await first.getToken();
       await second.getToken();
-      fleet.advanceSecs(LIFETIME_SECS * 0.8);
+      fleet.advanceSecs(REFRESH_DUE_SECS + 60);
       await first.getToken();
       await first.broker.settled();
 
@@ -652,7 +654,7 @@ describe('TokenBroker', () => {
       // Prepare
       newFleet();
       const env = fleet.environment();
-      fleet.seedToken(at('1'), START_MS - LIFETIME_SECS * 0.8 * 1000);
+      fleet.seedToken(at('1'), START_MS - (REFRESH_DUE_SECS + 60) * 1000);
       env.tokenServer.reply(tokenReply(at('2')));
 
       // Act
@@ -665,6 +667,38 @@ describe('TokenBroker', () => {
         version: 2,
         token: { accessToken: at('2') },
       });
+    });
+
+    it('renews now a token that would fall due before the next scheduled run', async () => {
+      // Prepare
+      newFleet();
+      const env = fleet.environment();
+      fleet.seedToken(at('1'), START_MS - (REFRESH_DUE_SECS - 300) * 1000);
+      env.tokenServer.reply(tokenReply(at('2')));
+
+      // Act
+      const unaided = await env.broker.refresh('farfetch');
+      const lookingAhead = await env.broker.refresh('farfetch', { withinSecs: 360 });
+
+      // Assess
+      expect(unaided).toBe('fresh');
+      expect(lookingAhead).toBe('refreshed');
+      expect(env.tokenServer.requests).toHaveLength(1);
+      expect(await fleet.storedToken()).toBe(at('2'));
+    });
+
+    it('leaves a token that stays fresh past the look-ahead', async () => {
+      // Prepare
+      newFleet();
+      const env = fleet.environment();
+      fleet.seedToken(at('1'), START_MS - (REFRESH_DUE_SECS - 361) * 1000);
+
+      // Act
+      const outcome = await env.broker.refresh('farfetch', { withinSecs: 360 });
+
+      // Assess
+      expect(outcome).toBe('fresh');
+      expect(env.tokenServer.requests).toHaveLength(0);
     });
 
     it('answers refreshed after fetching a token that was missing', async () => {
@@ -852,7 +886,7 @@ describe('TokenBroker', () => {
         oauthError(429, 'slow_down', { 'retry-after': '30' }),
       );
       await first.getToken();
-      fleet.advanceSecs(LIFETIME_SECS * 0.8);
+      fleet.advanceSecs(REFRESH_DUE_SECS + 60);
       await first.getToken();
       await first.broker.settled();
 
@@ -988,7 +1022,7 @@ describe('TokenBroker', () => {
       const env = fleet.environment();
       env.tokenServer.reply(tokenReply(at('1')));
       const first = await env.getToken();
-      fleet.advanceSecs(1900);
+      fleet.advanceSecs(REFRESH_DUE_SECS + 10);
       const held = env.tokenServer.hold();
 
       // Act

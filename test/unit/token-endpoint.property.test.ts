@@ -321,7 +321,7 @@ describe('TokenEndpointClient under arbitrary replies', () => {
       expect(grant.lifetimeSecs).toBeGreaterThan(0);
       expect(grant.lifetimeSecs).toBeLessThanOrEqual(options.maxLifetimeSecs);
       const lastSentAtMs = sentAtMs[sentAtMs.length - 1]!;
-      expect(grant.expiresAt).toBe(Math.floor(lastSentAtMs / 1000) + grant.lifetimeSecs);
+      expect(grant.expiresAt).toBe((lastSentAtMs + grant.lifetimeSecs * 1000) / 1000);
     });
   });
 

@@ -42,6 +42,15 @@ describe('classifyTokenReply', () => {
     });
   });
 
+  it('keeps the expiry to the millisecond of the send time', () => {
+    const outcome = classifyTokenReply(
+      reply(200, { access_token: 'at-1', token_type: 'Bearer', expires_in: 4 }),
+      { ...context, sentAtMs: SENT_AT_MS + 999 },
+    );
+
+    expect(outcome).toMatchObject({ grant: { expiresAt: SENT_AT_MS / 1000 + 4.999 } });
+  });
+
   it('accepts expires_in as a digit string and ignores vendor fields', () => {
     const outcome = classifyTokenReply(
       reply(200, {
