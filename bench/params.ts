@@ -3,7 +3,8 @@
  * run (`npm run bench -- --smoke`) that CI uses so the benchmark cannot rot.
  * Every bound on time and on requests sent derives from these numbers.
  */
-import { STEADY_STATE_STRATEGIES, type TokenPath } from './workers/protocol.js';
+import { STEADY_STATE_VARIANTS } from './figures/steady-state.js';
+import type { TokenPath } from './workers/protocol.js';
 
 export interface BenchParams {
   name: 'full' | 'smoke';
@@ -44,7 +45,7 @@ export interface BenchParams {
 export const FULL_PARAMS: BenchParams = {
   name: 'full',
   coldStart: { workers: 20, callers: 50, trials: 5 },
-  steadyState: { workers: 4, intervalMs: 20, tokenLifetimeSecs: 4, lifetimes: 4, trials: 3 },
+  steadyState: { workers: 4, intervalMs: 20, tokenLifetimeSecs: 6, lifetimes: 3, trials: 3 },
   pathLatency: {
     samples: { direct: 50, callerMemory: 2000, brokerMemory: 2000, sharedCache: 200, miss: 50 },
     warmupCalls: 10,
@@ -83,7 +84,7 @@ export function tokenRequestBudget(params: BenchParams): number {
     Math.ceil(
       (steadyState.tokenLifetimeSecs * steadyState.lifetimes * 1000) / steadyState.intervalMs,
     );
-  const steadyCalls = steadyCallsPerTrial * steadyState.trials * STEADY_STATE_STRATEGIES.length;
+  const steadyCalls = steadyCallsPerTrial * steadyState.trials * STEADY_STATE_VARIANTS.length;
   const pathCalls =
     (pathLatency.samples.direct + pathLatency.samples.miss + 2 * pathLatency.warmupCalls + 2) *
     pathLatency.trials;

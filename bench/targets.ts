@@ -28,7 +28,7 @@ export function checkTargets(figures: BenchResults['figures']): TargetCheck[] {
     });
   }
 
-  const steady = figures.steadyState?.strategies.find((s) => s.strategy === 'broker');
+  const steady = figures.steadyState?.strategies.find((s) => s.variant === 'broker');
   if (steady) {
     add({
       figure: 2,

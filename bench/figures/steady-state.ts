@@ -1,10 +1,13 @@
 /**
  * Figure 2: steady state over several token lifetimes. The token server
  * issues short-lived tokens; a few environments call at a steady rate for a
- * few lifetimes, under the per-environment cache and the broker. Reported:
- * token requests per lifetime, duplicate requests (two for one token), the
- * share of calls (after each environment's first token) that waited on the
- * token server, and tokens served at or past their expiry.
+ * few lifetimes, under the per-environment cache, the broker, and, as a
+ * reference, the broker with renewal ahead turned off (a token is fetched
+ * again only once it is no longer served). Reported: token requests per
+ * lifetime once every environment has its first token, duplicate requests
+ * (two for one token), the share of calls (after each environment's first
+ * token) that waited on the token server, and tokens served at or past their
+ * expiry.
  *
  * Token requests are timestamped as the token server receives them, through
  * its fault hook (which answers nothing and delays nothing here).
@@ -12,12 +15,37 @@
 import type { BenchContext } from '../context.js';
 import { spreadOf, type Spread } from '../stats.js';
 import { DEFAULT_ACCESS_TOKEN_TTL_SECS } from '../../local/token-server.js';
-import { REFRESH_AHEAD_RATIO } from '../../shared/constants.js';
-import { STEADY_STATE_STRATEGIES, type CallSample, type Strategy } from '../workers/protocol.js';
+import { refreshDueAtMs } from '../../shared/expiry.js';
+import type { CallSample, Strategy } from '../workers/protocol.js';
 import { rotate, startTokenWorkers } from './cold-start.js';
+
+/** One way of getting tokens that figure 2 runs: a strategy, and for the broker its renewal. */
+export interface SteadyStateVariant {
+  name: 'per-environment' | 'broker-at-expiry' | 'broker';
+  strategy: Strategy;
+  /** The broker's renewal-ahead share; left out, the product's default. */
+  refreshAheadRatio?: number;
+}
+
+/**
+ * The token-per-invocation strategy is left out: it sends one request per
+ * call by construction (figure 1 measures it), and at a steady rate it would
+ * only load the token server the others share a machine with.
+ */
+export const STEADY_STATE_VARIANTS: readonly SteadyStateVariant[] = [
+  { name: 'per-environment', strategy: 'per-environment' },
+  { name: 'broker-at-expiry', strategy: 'broker', refreshAheadRatio: 0 },
+  { name: 'broker', strategy: 'broker' },
+];
 
 export interface SteadyStateTrial {
   tokenRequests: number;
+  /** Requests of the cold start: those before every environment had its first token. */
+  coldRequests: number;
+  /**
+   * Renewals per token lifetime: the requests after the cold start over the
+   * time from the first request to the last, in lifetimes.
+   */
   requestsPerLifetime: number;
   /**
    * Requests that reached the token server sooner after the one before than
@@ -37,8 +65,9 @@ export interface SteadyStateTrial {
 }
 
 export interface SteadyStateStrategyResult {
-  strategy: Strategy;
+  variant: SteadyStateVariant['name'];
   requestsPerLifetime: Spread;
+  tokenRequests: Spread;
   duplicateRequests: Spread;
   waitsAfterFirst: Spread;
   waitShareAfterFirst: Spread;
@@ -61,8 +90,8 @@ const LOAD_REPLY_MARGIN_MS = 40_000;
 export async function measureSteadyState(context: BenchContext): Promise<SteadyStateResult> {
   const { workers, intervalMs, tokenLifetimeSecs, lifetimes, trials } = context.params.steadyState;
   const { tokenServer } = context.servers;
-  const results = new Map<Strategy, SteadyStateTrial[]>(
-    STEADY_STATE_STRATEGIES.map((s) => [s, []]),
+  const results = new Map<SteadyStateVariant['name'], SteadyStateTrial[]>(
+    STEADY_STATE_VARIANTS.map((v) => [v.name, []]),
   );
   const requestTimes: number[] = [];
 
@@ -73,9 +102,15 @@ export async function measureSteadyState(context: BenchContext): Promise<SteadyS
   });
   try {
     for (let trial = 0; trial < trials; trial++) {
-      for (const strategy of rotate(STEADY_STATE_STRATEGIES, trial)) {
+      for (const variant of rotate(STEADY_STATE_VARIANTS, trial)) {
         await context.servers.clearSharedToken();
-        const fleet = await startTokenWorkers(context, strategy, workers, 'steady');
+        const fleet = await startTokenWorkers(
+          context,
+          variant.strategy,
+          workers,
+          `steady-${variant.name}`,
+          variant.refreshAheadRatio,
+        );
         try {
           requestTimes.length = 0;
           const durationMs = tokenLifetimeSecs * lifetimes * 1000;
@@ -94,13 +129,13 @@ export async function measureSteadyState(context: BenchContext): Promise<SteadyS
           );
           const leaseWaits = counts.reduce((sum, c) => sum + (c.LeaseWait ?? 0), 0);
           const outcome = summarize(perWorker, [...requestTimes], {
-            durationMs,
-            lifetimeMs: tokenLifetimeSecs * 1000,
+            lifetimeSecs: tokenLifetimeSecs,
+            refreshAheadRatio: variant.refreshAheadRatio,
             leaseWaits,
           });
-          results.get(strategy)!.push(outcome);
+          results.get(variant.name)!.push(outcome);
           context.progress(
-            `figure 2, trial ${trial + 1}/${trials}, ${strategy}: ` +
+            `figure 2, trial ${trial + 1}/${trials}, ${variant.name}: ` +
               `${outcome.tokenRequests} token requests, ${outcome.waitsAfterFirst} waits, ` +
               `${outcome.expiredTokens} expired`,
           );
@@ -119,11 +154,12 @@ export async function measureSteadyState(context: BenchContext): Promise<SteadyS
     intervalMs,
     tokenLifetimeSecs,
     lifetimes,
-    strategies: STEADY_STATE_STRATEGIES.map((strategy) => {
-      const trialsOf = results.get(strategy)!;
+    strategies: STEADY_STATE_VARIANTS.map(({ name }) => {
+      const trialsOf = results.get(name)!;
       return {
-        strategy,
+        variant: name,
         requestsPerLifetime: spreadOf(trialsOf, (t) => t.requestsPerLifetime),
+        tokenRequests: spreadOf(trialsOf, (t) => t.tokenRequests),
         duplicateRequests: spreadOf(trialsOf, (t) => t.duplicateRequests),
         waitsAfterFirst: spreadOf(trialsOf, (t) => t.waitsAfterFirst),
         waitShareAfterFirst: spreadOf(trialsOf, (t) => t.waitShareAfterFirst),
@@ -138,7 +174,7 @@ export async function measureSteadyState(context: BenchContext): Promise<SteadyS
 export function summarize(
   perWorker: CallSample[][],
   requestTimes: number[],
-  run: { durationMs: number; lifetimeMs: number; leaseWaits: number },
+  run: { lifetimeSecs: number; refreshAheadRatio: number | undefined; leaseWaits: number },
 ): SteadyStateTrial {
   const samples = perWorker.flat();
   // The moment the last environment got its first token: the end of the cold start.
@@ -149,12 +185,17 @@ export function summarize(
   );
   const afterFirst = samples.filter((sample) => sample.startedAtMs > warmAtMs);
   const waits = afterFirst.filter((sample) => sample.waitedOnTokenServer).length;
-  const tokenRequests = requestTimes.length;
+  const sorted = [...requestTimes].sort((a, b) => a - b);
+  const coldRequests = sorted.filter((time) => time <= warmAtMs).length;
 
   return {
-    tokenRequests,
-    requestsPerLifetime: tokenRequests / (run.durationMs / run.lifetimeMs),
-    duplicateRequests: duplicates(requestTimes, run.lifetimeMs),
+    tokenRequests: sorted.length,
+    coldRequests,
+    requestsPerLifetime: renewalsPerLifetime(sorted, coldRequests, run.lifetimeSecs),
+    duplicateRequests: duplicates(
+      sorted,
+      earliestRenewalMs(run.lifetimeSecs, run.refreshAheadRatio),
+    ),
     calls: samples.length,
     callsAfterFirst: afterFirst.length,
     waitsAfterFirst: waits,
@@ -168,19 +209,36 @@ export function summarize(
 }
 
 /**
- * The earliest a token can need renewing after the request that fetched it:
- * the broker renews once a token is in the last `REFRESH_AHEAD_RATIO` of its
- * life, and expiry is kept in whole seconds, which can take up to a second
- * off; a tenth of a second more covers the time between sending a request
- * and the server counting it.
+ * Requests after the cold start per token lifetime, counted from the first
+ * request to the last: a fleet that renews every `P` seconds scores
+ * lifetime / `P` whatever the phase at which the trial ends, where a count
+ * over the whole trial would add up to one request's worth of edge effect.
+ * NaN when no renewal happened.
  */
-export function earliestRenewalMs(lifetimeMs: number): number {
-  return lifetimeMs * (1 - REFRESH_AHEAD_RATIO) - 1_000 - 100;
+export function renewalsPerLifetime(
+  sortedTimes: number[],
+  coldRequests: number,
+  lifetimeSecs: number,
+): number {
+  const renewals = sortedTimes.length - coldRequests;
+  if (renewals < 1) return Number.NaN;
+  const spanMs = sortedTimes[sortedTimes.length - 1]! - sortedTimes[0]!;
+  return (renewals * lifetimeSecs * 1000) / spanMs;
 }
 
-/** Requests closer to the previous one than `earliestRenewalMs`. */
-function duplicates(times: number[], lifetimeMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  const minimumGapMs = earliestRenewalMs(lifetimeMs);
+/**
+ * The earliest a token can need renewing after the request that fetched it:
+ * when it falls due for renewal ahead (`shared/expiry.ts`), counted from the
+ * request's send time; a tenth of a second less covers the time between
+ * sending a request and the server counting it.
+ */
+export function earliestRenewalMs(lifetimeSecs: number, refreshAheadRatio?: number): number {
+  const token = { expiresAt: lifetimeSecs, lifetimeSecs };
+  const ahead = refreshAheadRatio === undefined ? {} : { ratio: refreshAheadRatio };
+  return refreshDueAtMs(token, ahead) - 100;
+}
+
+/** Requests closer to the previous one than `minimumGapMs`. */
+function duplicates(sorted: number[], minimumGapMs: number): number {
   return sorted.filter((time, i) => i > 0 && time - sorted[i - 1]! < minimumGapMs).length;
 }

@@ -11,19 +11,12 @@ export type Strategy = 'naive' | 'per-environment' | 'broker';
 
 export const STRATEGIES: readonly Strategy[] = ['naive', 'per-environment', 'broker'];
 
-/**
- * Figure 2 leaves out `naive`: it sends one request per call by construction
- * (figure 1 measures it), and at a steady rate it would only load the token
- * server the other strategies share a machine with.
- */
-export const STEADY_STATE_STRATEGIES: readonly Strategy[] = ['per-environment', 'broker'];
-
 /** The worker's one argument, as JSON. */
 export interface TokenWorkerConfig {
   environmentId: string;
   strategy: Strategy;
   endpoints: ServerEndpoints;
-  /** The broker's refresh-ahead share; left out, the product's default. */
+  /** The broker's renewal-ahead share; left out, the product's default. */
   refreshAheadRatio?: number;
 }
 

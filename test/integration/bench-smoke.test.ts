@@ -107,7 +107,7 @@ describe('npm run bench -- --smoke', () => {
 
   it('never serves an expired token in the steady state, nor asks twice for one', () => {
     const { trials } = SMOKE_PARAMS.steadyState;
-    const broker = results.figures.steadyState!.strategies.find((s) => s.strategy === 'broker')!;
+    const broker = results.figures.steadyState!.strategies.find((s) => s.variant === 'broker')!;
 
     expect(broker.expiredTokens.trials).toEqual(Array(trials).fill(0));
     expect(broker.duplicateRequests.trials).toEqual(Array(trials).fill(0));
