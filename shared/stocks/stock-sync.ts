@@ -12,8 +12,7 @@ import type { Log } from '../logger.js';
 import { checkStockEntry, type StockRecord } from './stock-record.js';
 import type { StocksApiClient, TokenProvider } from './stocks-api-client.js';
 import type { StocksPage } from './stocks-page.js';
-import type { StockWriter } from './stock-writer.js';
-import { WriteIncompleteError } from './stock-writer.js';
+import type { StockWriter, StockWriteWindow } from './stock-writer.js';
 import { newSyncRun, type SyncRunStore, type SyncRunSummary } from './sync-run-store.js';
 import type { ScheduledStart } from './scheduled-event.js';
 
@@ -63,6 +62,24 @@ export async function runStockSync(
 }
 
 async function syncAllPages(summary: SyncRunSummary, deps: StockSyncDeps, clock: Clock) {
+  const writes = deps.writer.begin(summary.runId);
+  try {
+    await readAndWritePages(summary, deps, clock, writes);
+  } finally {
+    // However the reading ended, the batches already sent finish and what
+    // they wrote is counted.
+    await writes.settle();
+    summary.written = writes.written;
+  }
+  await writes.finish();
+}
+
+async function readAndWritePages(
+  summary: SyncRunSummary,
+  deps: StockSyncDeps,
+  clock: Clock,
+  writes: StockWriteWindow,
+) {
   // Newest `updatedAt` written per key in this run, so an older duplicate on a
   // later page never overwrites a newer record.
   const newest = new Map<string, number>();
@@ -88,12 +105,13 @@ async function syncAllPages(summary: SyncRunSummary, deps: StockSyncDeps, clock:
       reading.catch(() => undefined);
     }
 
-    const records = acceptedRecords(page.entries, pageNumber, summary, newest, deps.log);
-    summary.written += await deps.writer.write(
-      records,
-      summary.runId,
-      new Date(clock()).toISOString(),
-    );
+    const accepted = acceptedRecords(page.entries, pageNumber, summary, newest, deps.log);
+    // A newer record for a key an earlier page sent must not race that
+    // write, so every batch in flight lands first.
+    if (accepted.rewritesEarlierPage) await writes.settle();
+    await writes.add(accepted.records, new Date(clock()).toISOString());
+    // `finish` reports what could not be written.
+    if (writes.failed) return;
   }
   if (summary.itemsRead !== totalItems) {
     throw new StockSyncError(
@@ -120,7 +138,8 @@ function assertUnchanged(page: StocksPage, totalPages: number, totalItems: numbe
 /**
  * Valid records of one page that are newer than anything written for their
  * key in this run. Duplicate keys are counted, and the newest `updatedAt` wins
- * within the page and across pages.
+ * within the page and across pages. `rewritesEarlierPage` says whether one of
+ * them replaces a record an earlier page already sent.
  */
 function acceptedRecords(
   entries: unknown[],
@@ -128,8 +147,9 @@ function acceptedRecords(
   summary: SyncRunSummary,
   newest: Map<string, number>,
   log: Log,
-): StockRecord[] {
+): { records: StockRecord[]; rewritesEarlierPage: boolean } {
   const byKey = new Map<string, StockRecord>();
+  let rewritesEarlierPage = false;
   entries.forEach((entry, index) => {
     const check = checkStockEntry(entry, `page ${pageNumber} entry ${index}`);
     if (!check.ok) {
@@ -148,15 +168,15 @@ function acceptedRecords(
     if (seenMs !== undefined) summary.duplicates++;
     // Instants, not text: `…00.500Z` sorts before `…00Z` as a string.
     if (seenMs !== undefined && seenMs >= updatedAtMs) return;
+    if (seenMs !== undefined && !byKey.has(check.key)) rewritesEarlierPage = true;
     newest.set(check.key, updatedAtMs);
     byKey.set(check.key, check.record);
   });
-  return [...byKey.values()];
+  return { records: [...byKey.values()], rewritesEarlierPage };
 }
 
 function recordFailure(summary: SyncRunSummary, error: unknown): void {
   summary.status = 'failed';
-  if (error instanceof WriteIncompleteError) summary.written += error.written;
   const code = (error as { code?: unknown }).code;
   summary.errorCode = typeof code === 'string' ? code : 'internal_error';
   summary.errorMessage = error instanceof Error ? error.message : String(error);

@@ -4,6 +4,11 @@
  * `UnprocessedItems`; those are resent with exponential backoff and jitter up
  * to a bound, after which the write fails loudly with an exact count of what
  * was and was not written. Nothing unwritten is ever counted as written.
+ *
+ * A run writes through one window (`begin`) for all its pages: the batches
+ * in flight are bounded across pages, not per page, so the last batches of
+ * one page overlap the first of the next instead of the window draining
+ * and refilling at every page boundary.
  */
 import {
   BatchWriteItemCommand,
@@ -27,7 +32,7 @@ export interface StockWriterOptions {
   dynamo: DynamoDBClient;
   tableName: string;
   log: Log;
-  /** Batches written at once; default 4. */
+  /** Batches in flight at once, across pages; default `BATCH_WRITE_CONCURRENCY` (8). */
   concurrency?: number;
   /** Rounds per batch before giving up on unprocessed items; default 8. */
   maxAttempts?: number;
@@ -54,37 +59,23 @@ export class StockWriter {
     this.sleep = options.sleep ?? realSleep;
   }
 
+  /** Opens the window one run writes all its records through, tagged with `runId`. */
+  begin(runId: string): StockWriteWindow {
+    return new StockWriteWindow(
+      runId,
+      this.options.concurrency ?? BATCH_WRITE_CONCURRENCY,
+      (batch) => this.writeBatch(batch),
+    );
+  }
+
   /**
    * Writes every record, tagged with the run that wrote it, and returns how
    * many were written. On failure, throws `WriteIncompleteError`.
    */
   async write(records: readonly StockRecord[], runId: string, syncedAt: string): Promise<number> {
-    const batches = chunk(records.map((record) => putRequest(record, runId, syncedAt)));
-    const concurrency = this.options.concurrency ?? BATCH_WRITE_CONCURRENCY;
-    let written = 0;
-    let unwritten = 0;
-    let firstError: unknown;
-
-    // A sliding window: a new batch starts as soon as one finishes, so one
-    // slow batch does not hold up the others. After a failure no new batch
-    // starts; those already sent finish and are counted.
-    let next = 0;
-    const lane = async () => {
-      while (next < batches.length && unwritten === 0) {
-        const batch = batches[next++] as WriteRequest[];
-        const result = await this.writeBatch(batch);
-        written += result.written;
-        unwritten += result.unwritten;
-        firstError ??= result.error;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, lane));
-
-    if (unwritten > 0) {
-      const neverSent = records.length - written - unwritten;
-      throw new WriteIncompleteError(written, unwritten + neverSent, { cause: firstError });
-    }
-    return written;
+    const window = this.begin(runId);
+    await window.add(records, syncedAt);
+    return window.finish();
   }
 
   /**
@@ -126,6 +117,91 @@ export class StockWriter {
   }
 }
 
+/**
+ * The writes of one run: at most `concurrency` batches in flight, whichever
+ * page they come from. After a batch has failed no new batch starts; those
+ * already sent finish and are counted, and every record not yet sent is
+ * counted as unwritten.
+ */
+export class StockWriteWindow {
+  private recordsAdded = 0;
+  private recordsWritten = 0;
+  private failedBatches = 0;
+  private firstError: unknown;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly slotWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly runId: string,
+    private readonly concurrency: number,
+    private readonly sendBatch: (batch: WriteRequest[]) => Promise<BatchOutcome>,
+  ) {}
+
+  /** Records DynamoDB has accepted so far. */
+  get written(): number {
+    return this.recordsWritten;
+  }
+
+  /** True once a batch has given up; nothing new starts after that. */
+  get failed(): boolean {
+    return this.failedBatches > 0;
+  }
+
+  /**
+   * Starts writing `records` and resolves once each of their batches is in
+   * flight, waiting for a free slot before each one; resolves early once a
+   * batch has failed.
+   */
+  async add(records: readonly StockRecord[], syncedAt: string): Promise<void> {
+    this.recordsAdded += records.length;
+    for (let first = 0; first < records.length; first += BATCH_WRITE_MAX_ITEMS) {
+      while (this.inFlight.size >= this.concurrency && !this.failed) await this.slotFreed();
+      if (this.failed) return;
+      const batch: WriteRequest[] = [];
+      const end = Math.min(first + BATCH_WRITE_MAX_ITEMS, records.length);
+      for (let i = first; i < end; i++) batch.push(putRequest(records[i]!, this.runId, syncedAt));
+      this.start(batch);
+    }
+  }
+
+  /** Resolves once no batch is in flight. Never throws. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  /**
+   * Waits for every batch in flight and returns how many records were
+   * written; throws `WriteIncompleteError` if any record added was not.
+   */
+  async finish(): Promise<number> {
+    await this.settle();
+    const unwritten = this.recordsAdded - this.recordsWritten;
+    if (unwritten > 0) {
+      throw new WriteIncompleteError(this.recordsWritten, unwritten, { cause: this.firstError });
+    }
+    return this.recordsWritten;
+  }
+
+  private start(batch: WriteRequest[]): void {
+    // `sendBatch` reports failures as data; should it ever throw, the batch
+    // still counts as unwritten and its slot is still given back.
+    const sending = this.sendBatch(batch)
+      .catch((error: unknown): BatchOutcome => ({ written: 0, unwritten: batch.length, error }))
+      .then((outcome) => {
+        this.recordsWritten += outcome.written;
+        if (outcome.unwritten > 0) this.failedBatches++;
+        this.firstError ??= outcome.error;
+        this.inFlight.delete(sending);
+        for (const wake of this.slotWaiters.splice(0)) wake();
+      });
+    this.inFlight.add(sending);
+  }
+
+  private slotFreed(): Promise<void> {
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+}
+
 interface BatchOutcome {
   written: number;
   unwritten: number;
@@ -154,14 +230,6 @@ export function stockItem(
     syncedAt: { S: syncedAt },
     runId: { S: runId },
   };
-}
-
-function chunk<T>(items: T[]): T[][] {
-  const batches: T[][] = [];
-  for (let i = 0; i < items.length; i += BATCH_WRITE_MAX_ITEMS) {
-    batches.push(items.slice(i, i + BATCH_WRITE_MAX_ITEMS));
-  }
-  return batches;
 }
 
 /** Full jitter over an exponential ceiling (retry `attempt` ≥ 2). */

@@ -45,6 +45,8 @@ class World {
   readonly pagesRead: number[] = [];
   readonly writes: { records: StockRecord[]; runId: string; syncedAt: string }[] = [];
   readonly saved: SyncRunSummary[] = [];
+  /** How many writes had been made each time the run waited for the batches in flight. */
+  readonly settles: number[] = [];
   getTokenCalls = 0;
   writeFailures = new Map<number, Error>();
   tokenFailure: Error | undefined;
@@ -78,12 +80,32 @@ class World {
     },
   };
 
+  /** Each `add` is one write; a scripted failure takes the window down as a real one would. */
   readonly writer = {
-    write: async (records: readonly StockRecord[], runId: string, syncedAt: string) => {
-      this.writes.push({ records: structuredClone([...records]), runId, syncedAt });
-      const failure = this.writeFailures.get(this.writes.length);
-      if (failure) throw failure;
-      return records.length;
+    begin: (runId: string) => {
+      let written = 0;
+      let failure: Error | undefined;
+      return {
+        add: async (records: readonly StockRecord[], syncedAt: string) => {
+          if (failure) throw new Error('unexpected add after a failed write');
+          this.writes.push({ records: structuredClone([...records]), runId, syncedAt });
+          failure = this.writeFailures.get(this.writes.length);
+          written += failure instanceof WriteIncompleteError ? failure.written : records.length;
+        },
+        settle: async () => {
+          this.settles.push(this.writes.length);
+        },
+        finish: async () => {
+          if (failure) throw failure;
+          return written;
+        },
+        get written() {
+          return written;
+        },
+        get failed() {
+          return failure !== undefined;
+        },
+      };
     },
   };
 
@@ -172,6 +194,8 @@ describe('runStockSync', () => {
       [1, RUN_ID, at(START_MS + 3 * PAGE_READ_MS)],
     ]);
     expect(world.writes[0]?.records[0]).toEqual(entry(0));
+    // One window for the whole run: no page waits for the batches of the one before.
+    expect(world.settles).toEqual([3]);
     expect(world.log.messages()).toEqual(['stock sync started', 'stock sync finished']);
     expect(world.log.entries[1]).toMatchObject({ level: 'info', fields: [finished] });
   });
@@ -291,6 +315,23 @@ describe('runStockSync', () => {
     // Assess
     expect(summary).toMatchObject({ status: 'succeeded', itemsRead: 2, duplicates: 1, written: 2 });
     expect(world.writes.map((w) => w.records.map((r) => r.quantity))).toEqual([[5], [9]]);
+  });
+
+  it('lets every batch in flight land before sending a newer record for a key sent earlier', async () => {
+    // Prepare
+    const world = new World({
+      1: { entries: [entry(1, { updatedAt: '2026-02-28T10:00:00Z' }), entry(2)], totalPages: 3 },
+      2: { entries: [entry(3), entry(3, { updatedAt: '2026-02-28T21:00:00Z' })], totalPages: 3 },
+      3: { entries: [entry(1, { updatedAt: '2026-02-28T12:00:00Z' })], totalPages: 3 },
+    });
+
+    // Act
+    const summary = await runStockSync(START, world.deps());
+
+    // Assess
+    expect(summary).toMatchObject({ status: 'succeeded', duplicates: 2, written: 4 });
+    // Only page 3 rewrites a key an earlier page sent; page 2's duplicate is its own.
+    expect(world.settles).toEqual([2, 3]);
   });
 
   it('never overwrites a record with an older duplicate from a later page', async () => {

@@ -295,4 +295,113 @@ describe('StockWriter', () => {
       expect(error.unwritten).toBe(5);
     });
   });
+
+  describe('begin', () => {
+    /** Each batch waits until the test lets it finish; `sent` lists every batch's keys. */
+    function heldBatches() {
+      const sent: string[][] = [];
+      const held: (() => void)[] = [];
+      const handler = (input: BatchInput) => {
+        sent.push(sentKeys(input));
+        return new Promise<object>((resolve) => held.push(() => resolve({})));
+      };
+      const releaseOldest = async () => {
+        held.shift()?.();
+        await new Promise((resolve) => setImmediate(resolve));
+      };
+      return { sent, handler, held, releaseOldest };
+    }
+
+    it("starts a page's first batch while the page before it still has batches in flight", async () => {
+      // Prepare
+      const { sent, handler, held, releaseOldest } = heldBatches();
+      const { writer } = setup(handler, { concurrency: 3 });
+      const [first, second] = [records(60).slice(0, 30), records(60).slice(30)];
+      const window = writer.begin(RUN_ID);
+
+      // Act
+      await window.add(first, SYNCED_AT);
+      const adding = window.add(second, SYNCED_AT);
+      await new Promise((resolve) => setImmediate(resolve));
+      const inFlightBeforeRelease = held.length;
+      await releaseOldest();
+      await adding;
+      while (held.length > 0) await releaseOldest();
+      const written = await window.finish();
+
+      // Assess
+      expect(inFlightBeforeRelease).toBe(3);
+      expect(sent.map((keys) => keys.length)).toEqual([25, 5, 25, 5]);
+      expect(sent[2]?.[0]).toBe('V-30#WH-1');
+      expect(written).toBe(60);
+      expect(window.written).toBe(60);
+      expect(window.failed).toBe(false);
+    });
+
+    it('never has more batches in flight than its concurrency, across pages', async () => {
+      // Prepare
+      let inFlight = 0;
+      let mostInFlight = 0;
+      const { writer, dynamo } = setup(
+        async () => {
+          inFlight++;
+          mostInFlight = Math.max(mostInFlight, inFlight);
+          await new Promise((resolve) => setImmediate(resolve));
+          inFlight--;
+          return {};
+        },
+        { concurrency: 2 },
+      );
+      const window = writer.begin(RUN_ID);
+
+      // Act
+      for (let page = 0; page < 4; page++) {
+        await window.add(records(30), SYNCED_AT);
+      }
+      const written = await window.finish();
+
+      // Assess
+      expect(written).toBe(120);
+      expect(dynamo.count('BatchWriteItemCommand')).toBe(8);
+      expect(mostInFlight).toBe(2);
+    });
+
+    it('starts nothing after a batch failed and counts every record not sent as unwritten', async () => {
+      // Prepare
+      const { writer, dynamo } = setup(leaveLast(2), { maxAttempts: 1, concurrency: 1 });
+      const window = writer.begin(RUN_ID);
+
+      // Act
+      await window.add(records(30), SYNCED_AT);
+      const sentForFirstPage = dynamo.count('BatchWriteItemCommand');
+      await window.add(records(30), SYNCED_AT);
+      const error = await writeError(window.finish());
+
+      // Assess
+      expect(sentForFirstPage).toBe(1);
+      expect(window.failed).toBe(true);
+      expect(dynamo.count('BatchWriteItemCommand')).toBe(1);
+      expect(error.written).toBe(23);
+      expect(error.unwritten).toBe(60 - 23);
+      expect(window.written).toBe(23);
+    });
+
+    it('settles every batch in flight without throwing, even a failed one', async () => {
+      // Prepare
+      const throttled = serviceError('ProvisionedThroughputExceededException');
+      const { writer } = setup(() => {
+        throw throttled;
+      });
+      const window = writer.begin(RUN_ID);
+
+      // Act
+      await window.add(records(10), SYNCED_AT);
+      await window.settle();
+
+      // Assess
+      expect(window.failed).toBe(true);
+      expect(window.written).toBe(0);
+      expect((await writeError(window.finish())).cause).toBe(throttled);
+    });
+  });
 });
