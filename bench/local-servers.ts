@@ -1,14 +1,15 @@
 /**
  * The parts of the local stack the benchmark needs, started directly from
- * `local/` (no serverless-offline): dynalite with the product's tables, the
- * Secrets Manager stand-in holding one client profile, the oidc-provider
- * token server, and, on demand, the stocks API. Everything listens on
- * 127.0.0.1 at a free port; the client secret is generated at start.
+ * `local/` (no serverless-offline): dynalite with the product's tables, in
+ * a child process of its own as DynamoDB is a service of its own; and in
+ * this process the Secrets Manager stand-in holding one client profile, the
+ * oidc-provider token server, and, on demand, the stocks API. Everything
+ * listens on 127.0.0.1 at a free port; the client secret is generated at
+ * start.
  */
 import { randomBytes } from 'node:crypto';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { startDynamoDb } from '../local/dynamodb.js';
 import { startSecretsManager } from '../local/secrets-manager.js';
 import { startStocksApi, type StocksApi } from '../local/stocks-api.js';
 import { tableNames } from '../local/tables.js';
@@ -17,6 +18,7 @@ import { tokenCacheKey } from '../shared/cache-key.js';
 import type { ClientProfile } from '../shared/client-profile.js';
 import { DEFAULT_SECRET_PREFIX } from '../shared/constants.js';
 import { BENCH_CREDENTIALS } from './credentials.js';
+import { startDynamoDbProcess } from './dynamodb-process.js';
 
 export const BENCH_REGION = 'eu-west-1';
 export const BENCH_STAGE = 'bench';
@@ -73,7 +75,7 @@ async function assemble(
     clientSecret: randomBytes(24).toString('hex'),
   };
 
-  const localDynamo = await startDynamoDb({ stage: BENCH_STAGE });
+  const localDynamo = await startDynamoDbProcess(BENCH_STAGE);
   stoppers.push(localDynamo.stop);
   const secretsManager = await startSecretsManager({ region: BENCH_REGION });
   stoppers.push(secretsManager.stop);

@@ -2,7 +2,8 @@
  * `npm run bench`: measures the token broker against the ways the same
  * problem is solved today, on servers it starts on 127.0.0.1 and stops
  * again, and writes the results as JSON (`bench/results/latest.json`) and
- * Markdown (`BENCHMARKS.md`).
+ * Markdown (`BENCHMARKS.md`). dynalite runs in a child process of its own,
+ * as DynamoDB is a service of its own; the other servers run in this one.
  *
  *   npm run bench                    the full run (under 10 minutes on 2 cores)
  *   npm run bench -- --smoke         tiny parameters, for CI; writes bench/results/smoke.*

@@ -5,8 +5,11 @@
  * of its own, into a stocks table recreated empty before every run. Reported:
  * items written per second, the ratio of the two per trial, and each
  * worker's peak resident memory under the heap limits Lambda sets for the
- * function's memory size (the servers run in the benchmark's own process, so
- * dynalite's memory is not included).
+ * function's memory size (the servers run in other processes, so dynalite's
+ * memory is not included). dynalite runs in a process of its own, as
+ * DynamoDB is a service of its own: in the benchmark's process its work would
+ * share one thread with the stocks API's pages and the token server's
+ * introspections, for the product and the baseline alike.
  */
 import {
   CreateTableCommand,
