@@ -33,6 +33,7 @@ export function checkStockEntry(entry: unknown, position: string): EntryCheck {
     return { ok: false, key: position, reason: 'entry is not an object' };
   }
   const raw = entry as Record<string, unknown>;
+  const productId = identifier(raw.productId);
   const variantId = identifier(raw.variantId);
   const warehouseId = identifier(raw.warehouseId);
   const key =
@@ -40,13 +41,13 @@ export function checkStockEntry(entry: unknown, position: string): EntryCheck {
       ? stockKey({ variantId, warehouseId })
       : position;
 
-  const reason = firstProblem(raw, variantId, warehouseId);
+  const reason = firstProblem(raw, productId, variantId, warehouseId);
   if (reason) return { ok: false, key, reason };
   return {
     ok: true,
     key,
     record: {
-      productId: identifier(raw.productId) as string,
+      productId: productId as string,
       variantId: variantId as string,
       sku: raw.sku as string,
       size: raw.size as string,
@@ -59,10 +60,11 @@ export function checkStockEntry(entry: unknown, position: string): EntryCheck {
 
 function firstProblem(
   raw: Record<string, unknown>,
+  productId: string | undefined,
   variantId: string | undefined,
   warehouseId: string | undefined,
 ): string | undefined {
-  if (identifier(raw.productId) === undefined) return 'productId must be a non-empty id';
+  if (productId === undefined) return 'productId must be a non-empty id';
   if (variantId === undefined) return 'variantId must be a non-empty id';
   if (warehouseId === undefined) return 'warehouseId must be a non-empty id';
   if (!boundedString(raw.sku)) return 'sku must be a non-empty string';
