@@ -52,7 +52,7 @@ export const FULL_PARAMS: BenchParams = {
     trials: 5,
   },
   bundleCost: { loads: 30 },
-  stockSync: { totalItems: 100_000, pageSize: 500, trials: 2 },
+  stockSync: { totalItems: 100_000, pageSize: 500, trials: 3 },
 };
 
 export const SMOKE_PARAMS: BenchParams = {
