@@ -149,9 +149,9 @@ export class TokenBroker {
     const withinMs = (options.withinSecs ?? 0) * 1000;
     try {
       const item = await this.deps.tokens.get(lookup.cacheKey);
-      const fresh = item.token && !this.dueForRefresh(item.token, withinMs);
-      if (item.token && this.servable(item.token, lookup) && fresh) {
-        this.remember(item.token, item.version);
+      const token = item.token;
+      if (token && this.servable(token, lookup) && !this.dueForRefresh(token, withinMs)) {
+        this.remember(token, item.version);
         return 'fresh';
       }
       return await this.refreshUnderLease(lookup, item);
