@@ -83,7 +83,7 @@ export function formEncode(value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2);
 }
 
-/** Keys read from their PEM, by a hash of it: reading costs more than signing. */
+/** Keys already read and checked, by algorithm and a hash of their PEM: each is parsed once. */
 const signingKeys = new Map<string, KeyObject>();
 
 async function clientAssertion(profile: ClientProfile, nowSecs: number): Promise<string> {
