@@ -6,7 +6,8 @@
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { BrokerRequest, BrokerTokenReply, TokenSource } from './broker-request.js';
-import { epochSecs, systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
+import { MAX_TOKEN_LIFETIME_SECS } from './constants.js';
 import { BrokerError, type BrokerErrorCode, errorName } from './errors.js';
 import { isServable } from './expiry.js';
 import type { Log } from './logger.js';
@@ -88,8 +89,7 @@ export class BrokerClient {
 
     const result = await this.send(request);
     const reply = parseReply(result, this.options.functionName);
-    const lifetimeSecs = Math.max(1, reply.expiresAt - epochSecs(this.clock()));
-    this.held = { reply, lifetimeSecs };
+    this.held = { reply, lifetimeSecs: reply.lifetimeSecs };
     this.options.log.debug('token received from broker', {
       source: reply.source,
       tokenHash: tokenHash(reply.accessToken),
@@ -159,12 +159,25 @@ function parseReply(value: unknown, functionName: string): BrokerTokenReply {
     accessToken: reply.accessToken,
     tokenType: 'Bearer',
     expiresAt: reply.expiresAt,
+    lifetimeSecs: grantedLifetimeSecs(reply),
     scope: typeof reply.scope === 'string' ? reply.scope : '',
     source: SOURCES.has(reply.source as string) ? (reply.source as TokenSource) : 'token_endpoint',
   };
 }
 
 const SOURCES = new Set<string>(['broker_memory', 'cache', 'token_endpoint']);
+
+/**
+ * The token's granted lifetime, which sizes its expiry buffer. A broker
+ * deployed before replies carried it sends none; the longest lifetime kept
+ * stands in then, which gives the widest buffer (60 s): a short-lived token
+ * is then asked for again sooner, never served later.
+ */
+function grantedLifetimeSecs(reply: Record<string, unknown>): number {
+  const lifetime = reply.lifetimeSecs;
+  if (typeof lifetime === 'number' && Number.isFinite(lifetime) && lifetime > 0) return lifetime;
+  return MAX_TOKEN_LIFETIME_SECS;
+}
 
 function toCallerToken(reply: BrokerTokenReply, source: CallerTokenSource): CallerToken {
   return { accessToken: reply.accessToken, expiresAt: reply.expiresAt, scope: reply.scope, source };

@@ -26,8 +26,13 @@ export type TokenSource = 'broker_memory' | 'cache' | 'token_endpoint';
 export interface BrokerTokenReply {
   accessToken: string;
   tokenType: 'Bearer';
-  /** Epoch seconds. */
+  /** Epoch seconds, to the millisecond. */
   expiresAt: number;
+  /**
+   * Lifetime the token was granted, in seconds: callers size its expiry
+   * buffer from it, as the broker does, not from what is left of it.
+   */
+  lifetimeSecs: number;
   /** Scope as granted by the token server. */
   scope: string;
   source: TokenSource;
@@ -35,12 +40,13 @@ export interface BrokerTokenReply {
 
 /**
  * The scheduled warm-up's event: renew the default token of each named
- * profile if it is missing, or due for renewal now or within `withinSecs`.
+ * profile if it is missing, due for renewal, or would leave service within
+ * `withinSecs`.
  */
 export interface RefreshRequest {
   action: 'refresh';
   clients: string[];
-  /** Seconds until the next scheduled warm-up; a token due before then is renewed now. */
+  /** Seconds until the next scheduled warm-up; a token leaving service before then is renewed now. */
   withinSecs?: number;
 }
 
@@ -61,7 +67,7 @@ export function isRefreshEvent(event: unknown): boolean {
 export function parseRefreshRequest(event: unknown): RefreshRequest {
   const raw = objectOf(event, REFRESH_FIELDS, 'refresh request');
   if (raw.action !== 'refresh') throw new ValidationError('action', 'must be "refresh"');
-  const clients = raw.clients;
+  const clients = listOf(raw.clients);
   if (!Array.isArray(clients) || clients.length === 0 || clients.length > MAX_REFRESH_CLIENTS) {
     throw new ValidationError(
       'clients',
@@ -78,18 +84,30 @@ export function parseRefreshRequest(event: unknown): RefreshRequest {
   return request;
 }
 
+/*
+ * The warm-up's event is the schedule's input in serverless.yml, filled from
+ * params. A param given per run (`--param="refreshClients=a,b"`,
+ * `--param="refreshWithinSecs=600"`) arrives as text, so a comma-separated
+ * list and a digits-only number are read as what they spell.
+ */
+function listOf(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  return value.split(',').map((name) => name.trim());
+}
+
 function withinSecs(value: unknown): number {
+  const secs = typeof value === 'string' && /^\d{1,6}$/.test(value.trim()) ? Number(value) : value;
   if (
-    !Number.isInteger(value) ||
-    (value as number) < 0 ||
-    (value as number) > MAX_REFRESH_WITHIN_SECS
+    !Number.isInteger(secs) ||
+    (secs as number) < 0 ||
+    (secs as number) > MAX_REFRESH_WITHIN_SECS
   ) {
     throw new ValidationError(
       'withinSecs',
       `must be a whole number of seconds from 0 to ${MAX_REFRESH_WITHIN_SECS}`,
     );
   }
-  return value as number;
+  return secs as number;
 }
 const TOKEN_HASH = new RegExp(`^[0-9a-f]{${TOKEN_HASH_HEX_CHARS}}$`);
 

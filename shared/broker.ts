@@ -28,7 +28,13 @@ import {
 } from './constants.js';
 import { BrokerError, errorName } from './errors.js';
 import { TOKEN_DEADLINE_MS } from './token-endpoint.js';
-import { isServable, refreshDueAtMs, type RefreshAhead } from './expiry.js';
+import {
+  expiryBufferSecs,
+  isServable,
+  refreshDueAtMs,
+  servedUntilMs,
+  type RefreshAhead,
+} from './expiry.js';
 import type { Log } from './logger.js';
 import { noMetrics, type BrokerMetrics } from './metrics.js';
 import { tokenHash } from './redact.js';
@@ -140,9 +146,9 @@ export class TokenBroker {
   }
 
   /**
-   * For the scheduled warm-up: makes sure the profile's default token is not
-   * due for renewal now nor within `withinSecs` (the time until the next
-   * scheduled run; default 0), renewing it now, and waiting for it, if it is.
+   * For the scheduled warm-up: renews the profile's default token now, and
+   * waits for it, if it is missing, due for renewal, or would leave service
+   * within `withinSecs` (the time until the next scheduled run; default 0).
    */
   async refresh(client: string, options: { withinSecs?: number } = {}): Promise<RefreshOutcome> {
     const lookup = await this.lookup({ client });
@@ -150,7 +156,7 @@ export class TokenBroker {
     try {
       const item = await this.deps.tokens.get(lookup.cacheKey);
       const token = item.token;
-      if (token && this.servable(token, lookup) && !this.dueForRefresh(token, withinMs)) {
+      if (token && this.servable(token, lookup) && !this.renewBeforeNextRun(token, withinMs)) {
         this.remember(token, item.version);
         return 'fresh';
       }
@@ -504,9 +510,21 @@ export class TokenBroker {
     return token.tokenHash !== lookup.rejectedHash && isServable(token, this.clock());
   }
 
-  /** Due for renewal ahead now, or within `withinMs` (a scheduled refresh looking ahead). */
-  private dueForRefresh(token: CachedToken, withinMs = 0): boolean {
-    return this.clock() + withinMs >= refreshDueAtMs(token, this.refreshAhead);
+  private dueForRefresh(token: CachedToken): boolean {
+    return this.clock() >= refreshDueAtMs(token, this.refreshAhead);
+  }
+
+  /**
+   * For a scheduled refresh: due now, or leaving service before the next run
+   * `withinMs` from now. The look-ahead counts only when a new token would
+   * itself stay in service that long; a token that lives shorter than the
+   * schedule's period is left to renewal ahead, or every run would replace
+   * it however young it is.
+   */
+  private renewBeforeNextRun(token: CachedToken, withinMs: number): boolean {
+    if (this.dueForRefresh(token)) return true;
+    const servedForMs = (token.lifetimeSecs - expiryBufferSecs(token.lifetimeSecs)) * 1000;
+    return servedForMs > withinMs && this.clock() + withinMs >= servedUntilMs(token);
   }
 
   private leaseLive(item: TokenItem): boolean {
@@ -576,6 +594,7 @@ function reply(token: CachedToken, source: TokenSource): BrokerTokenReply {
     accessToken: token.accessToken,
     tokenType: 'Bearer',
     expiresAt: token.expiresAt,
+    lifetimeSecs: token.lifetimeSecs,
     scope: token.scope,
     source,
   };

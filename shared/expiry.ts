@@ -18,13 +18,17 @@ export function expiryBufferSecs(lifetimeSecs: number): number {
   return Math.min(EXPIRY_BUFFER_MAX_SECS, lifetimeSecs * EXPIRY_BUFFER_RATIO);
 }
 
+/** The instant (epoch ms) a token stops being served: its expiry minus the buffer. */
+export function servedUntilMs(token: { expiresAt: number; lifetimeSecs: number }): number {
+  return (token.expiresAt - expiryBufferSecs(token.lifetimeSecs)) * 1000;
+}
+
 /** True while `nowMs` is before `expiresAt` (epoch seconds) minus the buffer. */
 export function isServable(
   token: { expiresAt: number; lifetimeSecs: number },
   nowMs: number,
 ): boolean {
-  const usableUntilMs = (token.expiresAt - expiryBufferSecs(token.lifetimeSecs)) * 1000;
-  return nowMs < usableUntilMs;
+  return nowMs < servedUntilMs(token);
 }
 
 /** How far ahead of its buffer a token is renewed; defaults from `constants.ts`. */

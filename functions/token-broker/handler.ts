@@ -82,9 +82,9 @@ function errorReply(error: BrokerError): BrokerErrorReply {
 /**
  * The scheduled refresh: after a random pause, so that stages and regions on
  * the same schedule do not all call at once, renew each profile's token if it
- * is missing or would be due for renewal before the next scheduled run. One
- * profile failing does not stop the others; the reply says what happened to
- * each.
+ * is missing, due for renewal, or would leave service before the next
+ * scheduled run. One profile failing does not stop the others; the reply
+ * says what happened to each.
  */
 async function warmUp(event: unknown): Promise<RefreshReply> {
   const request = parseRefreshRequest(event);

@@ -17,6 +17,7 @@ function token(accessToken: string, lifetimeSecs = 2400, source = 'token_endpoin
     accessToken,
     tokenType: 'Bearer',
     expiresAt: START_MS / 1000 + lifetimeSecs,
+    lifetimeSecs,
     scope: 'stocks',
     source,
   });
@@ -47,6 +48,47 @@ function setup(replies: unknown[]) {
 }
 
 describe('BrokerClient', () => {
+  it('sizes the expiry buffer from the granted lifetime, not from what is left', async () => {
+    // A 3,600 s token served with 240 s left: its buffer is 60 s, not 24 s.
+    const late = payload({
+      accessToken: 'at-1',
+      tokenType: 'Bearer',
+      expiresAt: START_MS / 1000 + 240,
+      lifetimeSecs: 3600,
+      scope: 'stocks',
+      source: 'cache',
+    });
+    const s = setup([late, token('at-2')]);
+
+    await s.client.getToken();
+    s.state.nowMs = START_MS + 179_000;
+    const before = await s.client.getToken();
+    s.state.nowMs = START_MS + 181_000;
+    const inside = await s.client.getToken();
+
+    expect(before).toMatchObject({ accessToken: 'at-1', source: 'caller_memory' });
+    expect(inside).toMatchObject({ accessToken: 'at-2', source: 'token_endpoint' });
+  });
+
+  it('keeps a 60 s buffer for a reply without a lifetime', async () => {
+    const withoutLifetime = payload({
+      accessToken: 'at-1',
+      tokenType: 'Bearer',
+      expiresAt: START_MS / 1000 + 300,
+      scope: 'stocks',
+    });
+    const s = setup([withoutLifetime, token('at-2')]);
+
+    await s.client.getToken();
+    s.state.nowMs = START_MS + 239_000;
+    const before = await s.client.getToken();
+    s.state.nowMs = START_MS + 241_000;
+    const inside = await s.client.getToken();
+
+    expect(before.source).toBe('caller_memory');
+    expect(inside.accessToken).toBe('at-2');
+  });
+
   it('counts each answer from its own memory as a caller memory hit', async () => {
     const s = setup([token('at-1')]);
 

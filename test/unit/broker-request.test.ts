@@ -138,6 +138,13 @@ describe('parseRefreshRequest', () => {
     ).toEqual({ action: 'refresh', clients: ['farfetch'], withinSecs: 360 });
   });
 
+  // What serverless.yml's schedule input holds when its params are given with --param.
+  it('reads params given per run as text: a comma-separated list and a digits-only number', () => {
+    expect(
+      parseRefreshRequest({ action: 'refresh', clients: 'farfetch, other', withinSecs: '600' }),
+    ).toEqual({ action: 'refresh', clients: ['farfetch', 'other'], withinSecs: 600 });
+  });
+
   it(`accepts up to ${MAX_REFRESH_CLIENTS} profiles`, () => {
     const clients = Array.from({ length: MAX_REFRESH_CLIENTS }, (_, i) => `client-${i}`);
 
@@ -151,7 +158,7 @@ describe('parseRefreshRequest', () => {
     ['action', { clients: ['farfetch'] }],
     ['clients', { action: 'refresh' }],
     ['clients', { action: 'refresh', clients: [] }],
-    ['clients', { action: 'refresh', clients: 'farfetch' }],
+    ['clients[1]', { action: 'refresh', clients: 'farfetch,' }],
     [
       'clients',
       {
@@ -162,7 +169,8 @@ describe('parseRefreshRequest', () => {
     ['clients[1]', { action: 'refresh', clients: ['farfetch', '../admin'] }],
     ['clients[0]', { action: 'refresh', clients: [5] }],
     ['"client"', { action: 'refresh', clients: ['farfetch'], client: 'x' }],
-    ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: '360' }],
+    ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: '36O' }],
+    ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: '' }],
     ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: -1 }],
     ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: 1.5 }],
     ['withinSecs', { action: 'refresh', clients: ['farfetch'], withinSecs: 86_401 }],

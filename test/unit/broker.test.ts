@@ -22,6 +22,8 @@ const START_SECS = START_MS / 1000;
 const LIFETIME_SECS = 2400;
 /** A 2,400 s token is renewed from 180 s before its expiry: 120 s ahead of its 60 s buffer. */
 const REFRESH_DUE_SECS = 2220;
+/** And served until 60 s before its expiry. */
+const SERVED_FOR_SECS = 2340;
 const KEY = tokenCacheKey({ tokenUrl: TOKEN_URL, clientId: CLIENT_ID }, ['stocks']);
 
 interface TokenServerReply {
@@ -259,6 +261,7 @@ describe('TokenBroker', () => {
         accessToken: at('1'),
         tokenType: 'Bearer',
         expiresAt: START_SECS + LIFETIME_SECS,
+        lifetimeSecs: LIFETIME_SECS,
         scope: 'stocks',
         source: 'token_endpoint',
       });
@@ -669,11 +672,11 @@ describe('TokenBroker', () => {
       });
     });
 
-    it('renews now a token that would fall due before the next scheduled run', async () => {
-      // Prepare
+    it('renews now a token that would leave service before the next scheduled run', async () => {
+      // Prepare: 300 s before its buffer, and 120 s before it falls due.
       newFleet();
       const env = fleet.environment();
-      fleet.seedToken(at('1'), START_MS - (REFRESH_DUE_SECS - 300) * 1000);
+      fleet.seedToken(at('1'), START_MS - (SERVED_FOR_SECS - 300) * 1000);
       env.tokenServer.reply(tokenReply(at('2')));
 
       // Act
@@ -687,11 +690,11 @@ describe('TokenBroker', () => {
       expect(await fleet.storedToken()).toBe(at('2'));
     });
 
-    it('leaves a token that stays fresh past the look-ahead', async () => {
+    it('leaves a token that stays in service past the look-ahead', async () => {
       // Prepare
       newFleet();
       const env = fleet.environment();
-      fleet.seedToken(at('1'), START_MS - (REFRESH_DUE_SECS - 361) * 1000);
+      fleet.seedToken(at('1'), START_MS - (SERVED_FOR_SECS - 361) * 1000);
 
       // Act
       const outcome = await env.broker.refresh('farfetch', { withinSecs: 360 });
@@ -699,6 +702,43 @@ describe('TokenBroker', () => {
       // Assess
       expect(outcome).toBe('fresh');
       expect(env.tokenServer.requests).toHaveLength(0);
+    });
+
+    it('leaves a young token that would not outlast the look-ahead anyway to renewal ahead', async () => {
+      // Prepare: a 300 s token is served for 270 s, less than the 360 s look-ahead.
+      newFleet();
+      const env = fleet.environment();
+      fleet.seedToken(at('1'), START_MS - 1_000, 300);
+
+      // Act
+      const outcome = await env.broker.refresh('farfetch', { withinSecs: 360 });
+
+      // Assess
+      expect(outcome).toBe('fresh');
+      expect(env.tokenServer.requests).toHaveLength(0);
+    });
+
+    it('adds no token requests for short tokens to what a busy fleet makes', async () => {
+      // 30 minutes of a call every 10 s with 300 s tokens, with and without the schedule.
+      const requestsIn30Minutes = async (scheduled: boolean) => {
+        newFleet();
+        const env = fleet.environment();
+        env.tokenServer.reply(...Array.from({ length: 40 }, (_, i) => tokenReply(at(`${i}`), 300)));
+        for (let second = 0; second < 1800; second += 10) {
+          if (scheduled && second % 300 === 0) {
+            await env.broker.refresh('farfetch', { withinSecs: 360 });
+          }
+          await env.getToken();
+          await env.broker.settled();
+          fleet.advanceSecs(10);
+        }
+        return env.tokenServer.requests.length;
+      };
+
+      const callersOnly = await requestsIn30Minutes(false);
+      const withSchedule = await requestsIn30Minutes(true);
+
+      expect(withSchedule).toBeLessThanOrEqual(callersOnly + 1);
     });
 
     it('answers refreshed after fetching a token that was missing', async () => {
