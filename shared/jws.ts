@@ -26,7 +26,7 @@ import { SigningKeyError } from './errors.js';
 export const MIN_RSA_MODULUS_BITS = 2048;
 
 /**
- * Reads a PKCS #8 PEM private key and checks that it fits `alg`: the key type,
+ * Reads a PEM private key (profiles hold PKCS #8) and checks that it fits `alg`: the key type,
  * the curve for `ES256`, the modulus length for the RSA algorithms.
  */
 export function signingKey(pem: string, alg: SigningAlg): KeyObject {
@@ -34,7 +34,7 @@ export function signingKey(pem: string, alg: SigningAlg): KeyObject {
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
   } catch (error) {
-    throw new SigningKeyError('not a readable PKCS #8 private key', { cause: error });
+    throw new SigningKeyError('not a readable PEM private key', { cause: error });
   }
   const problem = unfitFor(key, alg);
   if (problem) throw new SigningKeyError(`a ${alg} key must be ${problem}`);
