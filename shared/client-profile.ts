@@ -4,7 +4,8 @@
  * field at fault and never echoes a value, since the document holds a secret.
  */
 import { isIPv4 } from 'node:net';
-import { ValidationError } from './errors.js';
+import { SigningKeyError, ValidationError } from './errors.js';
+import { signingKey } from './jws.js';
 import { isScopeToken, MAX_SCOPES, normalizeScopes } from './scopes.js';
 
 /**
@@ -178,6 +179,13 @@ function credentials(raw: Record<string, unknown>, method: AuthMethod): Partial<
   const signingAlg = raw.signing_alg ?? 'RS256';
   if (!SIGNING_ALGS.includes(signingAlg as SigningAlg)) {
     throw new ValidationError('signing_alg', `must be one of ${SIGNING_ALGS.join(', ')}`);
+  }
+  try {
+    // The key must sign with the algorithm named, or every token request fails.
+    signingKey(privateKey, signingAlg as SigningAlg);
+  } catch (error) {
+    const reason = error instanceof SigningKeyError ? error.message : 'cannot be read';
+    throw new ValidationError('private_key', `${reason} (signing_alg ${String(signingAlg)})`);
   }
   const keyId = optionalString(raw, 'key_id');
   return { privateKey, signingAlg: signingAlg as SigningAlg, ...(keyId ? { keyId } : {}) };

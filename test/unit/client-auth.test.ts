@@ -77,7 +77,8 @@ describe('clientCredentials with private_key_jwt (RFC 7523 §2.2)', () => {
   });
 
   it('reports a key that does not fit its algorithm as invalid_profile, without the key', async () => {
-    const profile = jwtProfile(keys.privatePem, { signing_alg: 'ES256' });
+    // Profiles are checked when parsed; this is the signer's own check behind that.
+    const profile: ClientProfile = { ...jwtProfile(keys.privatePem), signingAlg: 'ES256' };
 
     const error = await clientCredentials(profile, NOW_SECS).catch((e: unknown) => e);
 
@@ -92,6 +93,16 @@ describe('parseClientProfile for private_key_jwt', () => {
     ['private_key', {}],
     ['private_key', { private_key: 'not a pem' }],
     ['signing_alg', { private_key: rsaKeys().privatePem, signing_alg: 'HS256' }],
+    ['private_key', { private_key: rsaKeys().privatePem, signing_alg: 'ES256' }],
+    [
+      'private_key',
+      {
+        private_key: generateKeyPairSync('ed25519')
+          .privateKey.export({ type: 'pkcs8', format: 'pem' })
+          .toString(),
+        signing_alg: 'RS256',
+      },
+    ],
   ])('names %s when it is wrong', (field, extra) => {
     expect(() =>
       parseClientProfile(
