@@ -4,8 +4,26 @@
  * drive it; client profiles may be added meanwhile with the real
  * SecretsManagerClient (`CreateSecret`, `PutSecretValue`).
  */
+import { parseArgs } from 'node:util';
 import { LOCAL_PROFILE, LOCAL_REGION, startLocalStack } from '../local/stack.js';
 import { DEFAULT_SECRET_PREFIX } from '../shared/constants.js';
+
+const USAGE = `Usage: npm run -s stack            (or: node --import tsx scripts/stack.ts)
+
+Starts the local stack on 127.0.0.1 and prints one JSON line with its
+endpoints, functions, tables and secret prefix; runs until SIGINT or SIGTERM,
+then stops every server it started.`;
+
+try {
+  const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
 
 // Standard output carries only the endpoints line; function logs go to stderr.
 const stack = await startLocalStack({ onLog: (line) => process.stderr.write(`${line}\n`) });
