@@ -19,6 +19,7 @@ import {
   parseClientProfile,
   type AuthMethod,
   type ClientProfile,
+  type SigningAlg,
 } from '../shared/client-profile.js';
 import { BrokerError, ValidationError } from '../shared/errors.js';
 import { tokenHash } from '../shared/redact.js';
@@ -39,6 +40,8 @@ export interface ProfileView {
   audience?: string;
   resource?: string;
   keyId?: string;
+  /** For `private_key_jwt`: the algorithm client assertions are signed with. */
+  signingAlg?: SigningAlg;
   /** Version id of AWSCURRENT. */
   secretVersion?: string;
   /** When the current version was put: the profile's last rotation (or creation). */
@@ -280,6 +283,7 @@ function viewFields(view: ProfileView): [string, string][] {
   if (view.audience) fields.push(['audience', view.audience]);
   if (view.resource) fields.push(['resource', view.resource]);
   if (view.keyId) fields.push(['key id', view.keyId]);
+  if (view.signingAlg) fields.push(['signing alg', view.signingAlg]);
   fields.push(['secret version', view.secretVersion ?? '-']);
   fields.push(['last rotation', formatInstant(view.lastRotation)]);
   return fields;
@@ -302,6 +306,7 @@ function viewOf(
     ...(profile.audience ? { audience: profile.audience } : {}),
     ...(profile.resource ? { resource: profile.resource } : {}),
     ...(profile.keyId ? { keyId: profile.keyId } : {}),
+    ...(profile.signingAlg ? { signingAlg: profile.signingAlg } : {}),
     ...(versionId ? { secretVersion: versionId } : {}),
     ...(putAt ? { lastRotation: putAt.toISOString() } : {}),
   };

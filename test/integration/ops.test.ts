@@ -12,6 +12,7 @@
  * obtained a token.
  */
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { devNull, tmpdir } from 'node:os';
@@ -242,6 +243,47 @@ describe('ops profile', () => {
     expect(shown.stdout).toMatch(/last rotation\s+\d{4}-\d{2}-\d{2}T/);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('no profile nobody');
+  });
+});
+
+describe('ops profile with private_key_jwt', () => {
+  const pemOf = (pair: ReturnType<typeof generateKeyPairSync>) =>
+    pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const jwtArguments = (name: string, alg: string) => [
+    ...addArguments(name, stack.endpoints.tokenUrl),
+    '--auth-method',
+    'private_key_jwt',
+    '--key-id',
+    'k1',
+    '--signing-alg',
+    alg,
+    '--secret-stdin',
+  ];
+
+  it('shows the key id and signing algorithm, never the key', async () => {
+    const pem = pemOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+
+    const added = await ops(jwtArguments('jwt-shown', 'ES256'), { stdin: `${pem}\n` });
+    const shown = await ops(['profile', 'show', 'jwt-shown']);
+    const json = await ops(['profile', 'show', 'jwt-shown', '--json']);
+
+    expect(added.code).toBe(0);
+    expect(shown.stdout).toMatch(/key id\s+k1$/m);
+    expect(shown.stdout).toMatch(/signing alg\s+ES256$/m);
+    expect(JSON.parse(json.stdout)).toMatchObject({ keyId: 'k1', signingAlg: 'ES256' });
+    expect(shown.stdout + json.stdout).not.toContain('PRIVATE KEY');
+  });
+
+  it('refuses a key that cannot sign with the algorithm named, with exit code 2', async () => {
+    const pem = pemOf(generateKeyPairSync('ed25519'));
+
+    const added = await ops(jwtArguments('jwt-mismatch', 'RS256'), { stdin: `${pem}\n` });
+    const shown = await ops(['profile', 'show', 'jwt-mismatch']);
+
+    expect(added.code).toBe(2);
+    expect(added.stderr).toContain('private_key');
+    expect(added.stderr).not.toContain('PRIVATE KEY');
+    expect(shown.code).toBe(3);
   });
 });
 
