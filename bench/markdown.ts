@@ -9,7 +9,7 @@ import { earliestRenewalMs } from './figures/steady-state.js';
 import { lambdaHeapFlags } from './figures/stock-sync.js';
 import { FUNCTION_MEMORY_MB } from './targets.js';
 import { BATCH_WRITE_CONCURRENCY, BATCH_WRITE_MAX_ITEMS } from '../shared/constants.js';
-import { expiryBufferSecs, refreshAheadSecs } from '../shared/expiry.js';
+import { expiryBufferSecs, refreshAheadSecs, renewalPeriodSecs } from '../shared/expiry.js';
 
 /** As the stock sync worker sets it: as many records in flight as the product. */
 const BASELINE_IN_FLIGHT = BATCH_WRITE_CONCURRENCY * BATCH_WRITE_MAX_ITEMS;
@@ -145,9 +145,7 @@ const REFERENCE_LIFETIME_SECS = 2400;
 
 /** Requests per lifetime of a fleet that renews each token exactly when it falls due. */
 function renewalRate(lifetimeSecs: number): number {
-  return (
-    lifetimeSecs / (lifetimeSecs - expiryBufferSecs(lifetimeSecs) - refreshAheadSecs(lifetimeSecs))
-  );
+  return lifetimeSecs / renewalPeriodSecs(lifetimeSecs);
 }
 
 function steadyState({ figures: { steadyState: fig }, params }: BenchResults) {
@@ -174,7 +172,7 @@ function steadyState({ figures: { steadyState: fig }, params }: BenchResults) {
     `A token is served until its expiry buffer (${seconds(buffer)} here: 10 % of the ` +
       `lifetime, at most 60 s) and renewed ahead ${seconds(ahead)} before that (5 % of the ` +
       'lifetime, at most 300 s), in the background, while it is still served. So the broker ' +
-      `asks once every ${seconds(lifetime - buffer - ahead)} here: ` +
+      `asks once every ${seconds(renewalPeriodSecs(lifetime))} here: ` +
       `${renewalRate(lifetime).toFixed(2)} requests per lifetime by ` +
       `construction, against ${renewalRate(REFERENCE_LIFETIME_SECS).toFixed(2)} for the ` +
       `${REFERENCE_LIFETIME_SECS.toLocaleString('en')} s tokens of the reference token server. The ` +

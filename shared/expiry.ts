@@ -58,3 +58,11 @@ export function refreshDueAtMs(
     expiryBufferSecs(token.lifetimeSecs) + refreshAheadSecs(token.lifetimeSecs, ahead);
   return (token.expiresAt - leadSecs) * 1000;
 }
+
+/**
+ * How long after it was requested a token falls due for renewal ahead, in
+ * seconds: the period at which a busy fleet renews it.
+ */
+export function renewalPeriodSecs(lifetimeSecs: number, ahead: RefreshAhead = {}): number {
+  return refreshDueAtMs({ expiresAt: lifetimeSecs, lifetimeSecs }, ahead) / 1000;
+}

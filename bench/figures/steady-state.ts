@@ -15,7 +15,7 @@
 import type { BenchContext } from '../context.js';
 import { spreadOf, type Spread } from '../stats.js';
 import { DEFAULT_ACCESS_TOKEN_TTL_SECS } from '../../local/token-server.js';
-import { refreshDueAtMs } from '../../shared/expiry.js';
+import { renewalPeriodSecs } from '../../shared/expiry.js';
 import type { CallSample, Strategy } from '../workers/protocol.js';
 import { rotate, startTokenWorkers } from './cold-start.js';
 
@@ -233,9 +233,8 @@ export function renewalsPerLifetime(
  * sending a request and the server counting it.
  */
 export function earliestRenewalMs(lifetimeSecs: number, refreshAheadRatio?: number): number {
-  const token = { expiresAt: lifetimeSecs, lifetimeSecs };
   const ahead = refreshAheadRatio === undefined ? {} : { ratio: refreshAheadRatio };
-  return refreshDueAtMs(token, ahead) - 100;
+  return renewalPeriodSecs(lifetimeSecs, ahead) * 1000 - 100;
 }
 
 /** Requests closer to the previous one than `minimumGapMs`. */

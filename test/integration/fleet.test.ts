@@ -7,7 +7,7 @@
  * own. Tokens cross the IPC channel as hashes only.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expiryBufferSecs, refreshDueAtMs } from '../../shared/expiry.js';
+import { expiryBufferSecs, renewalPeriodSecs } from '../../shared/expiry.js';
 import { Fleet, type FleetConfig, type FleetTranscript } from '../fleet/fleet.js';
 import type { FleetWorker } from '../fleet/fleet-worker.js';
 import {
@@ -278,10 +278,8 @@ describe('refresh ahead under load', () => {
     expect(marginsMs.filter((marginMs) => marginMs < bufferMs - RECEIPT_SLACK_MS)).toEqual([]);
     // One token per renewal interval, fleet-wide: the time from a token's
     // request until it falls due.
-    const renewalIntervalMs = refreshDueAtMs(
-      { expiresAt: LIFETIME_SECS, lifetimeSecs: LIFETIME_SECS },
-      { ratio: REFRESH_AHEAD_RATIO },
-    );
+    const renewalIntervalMs =
+      renewalPeriodSecs(LIFETIME_SECS, { ratio: REFRESH_AHEAD_RATIO }) * 1000;
     expect(requests).toBeGreaterThanOrEqual(Math.floor(LOAD_MS / (LIFETIME_SECS * 1000)));
     expect(requests).toBeLessThanOrEqual(Math.ceil(LOAD_MS / renewalIntervalMs) + 2);
   }, 45_000);
