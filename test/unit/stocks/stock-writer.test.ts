@@ -38,6 +38,22 @@ function leaveLast(count: number) {
   };
 }
 
+/** A BatchWriteItem handler that answers on the next turn and records the most calls in flight. */
+function inFlightCounter() {
+  let now = 0;
+  const counter = {
+    most: 0,
+    handler: async () => {
+      now++;
+      counter.most = Math.max(counter.most, now);
+      await new Promise((resolve) => setImmediate(resolve));
+      now--;
+      return {};
+    },
+  };
+  return counter;
+}
+
 function setup(
   handler: (input: BatchInput) => unknown,
   options: { maxAttempts?: number; concurrency?: number } = {},
@@ -141,18 +157,8 @@ describe('StockWriter', () => {
 
     it('writes no more batches at once than its concurrency', async () => {
       // Prepare
-      let inFlight = 0;
-      let mostInFlight = 0;
-      const { writer, dynamo } = setup(
-        async () => {
-          inFlight++;
-          mostInFlight = Math.max(mostInFlight, inFlight);
-          await new Promise((resolve) => setImmediate(resolve));
-          inFlight--;
-          return {};
-        },
-        { concurrency: 2 },
-      );
+      const inFlight = inFlightCounter();
+      const { writer, dynamo } = setup(inFlight.handler, { concurrency: 2 });
 
       // Act
       const written = await writer.write(records(120), RUN_ID, SYNCED_AT);
@@ -160,7 +166,7 @@ describe('StockWriter', () => {
       // Assess
       expect(written).toBe(120);
       expect(dynamo.count('BatchWriteItemCommand')).toBe(5);
-      expect(mostInFlight).toBe(2);
+      expect(inFlight.most).toBe(2);
     });
 
     it('resends unprocessed items until they are processed', async () => {
@@ -340,18 +346,8 @@ describe('StockWriter', () => {
 
     it('never has more batches in flight than its concurrency, across pages', async () => {
       // Prepare
-      let inFlight = 0;
-      let mostInFlight = 0;
-      const { writer, dynamo } = setup(
-        async () => {
-          inFlight++;
-          mostInFlight = Math.max(mostInFlight, inFlight);
-          await new Promise((resolve) => setImmediate(resolve));
-          inFlight--;
-          return {};
-        },
-        { concurrency: 2 },
-      );
+      const inFlight = inFlightCounter();
+      const { writer, dynamo } = setup(inFlight.handler, { concurrency: 2 });
       const window = writer.begin(RUN_ID);
 
       // Act
@@ -363,7 +359,7 @@ describe('StockWriter', () => {
       // Assess
       expect(written).toBe(120);
       expect(dynamo.count('BatchWriteItemCommand')).toBe(8);
-      expect(mostInFlight).toBe(2);
+      expect(inFlight.most).toBe(2);
     });
 
     it('starts nothing after a batch failed and counts every record not sent as unwritten', async () => {
